@@ -1,0 +1,5 @@
+import sys
+
+from mlpstudy.cli import main
+
+sys.exit(main())

@@ -1,0 +1,81 @@
+"""Command-line entry points; each Snakemake rule is one of these calls.
+
+Settings arrive as one JSON argument, built by the rule from the validated config, so the rule's
+`params` (and with them Snakemake's rerun decisions) hold exactly what the step depends on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+
+def _prepare_data(args) -> None:
+    from mlpstudy.data import prepare
+
+    prepare(json.loads(args.settings), args.dataset, args.summary)
+
+
+def _train(args) -> None:
+    from mlpstudy.training import train_run
+
+    train_run(json.loads(args.spec), args.seed, args.dataset, args.run_dir, threads=args.threads)
+
+
+def _aggregate(args) -> None:
+    from mlpstudy.aggregate import aggregate
+
+    aggregate(json.loads(args.settings), args.runs, args.comparison, args.runs_table, args.selection, args.figures_dir)
+
+
+def _report(args) -> None:
+    from mlpstudy.report import render_report
+
+    render_report(json.loads(args.settings), args.results_dir, args.output)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mlpstudy", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    command = commands.add_parser("prepare-data", help="check, subset and split the source data")
+    command.add_argument("--settings", required=True, help="JSON: dataset, data_path, split settings")
+    command.add_argument("--dataset", required=True, help="output .npz of the prepared split")
+    command.add_argument("--summary", required=True, help="output .json: checksums, counts, split")
+    command.set_defaults(handler=_prepare_data)
+
+    command = commands.add_parser("train", help="train one (experiment, seed) run")
+    command.add_argument("--spec", required=True, help="JSON: the resolved experiment")
+    command.add_argument("--seed", required=True, type=int)
+    command.add_argument("--dataset", required=True, help="prepared split (.npz)")
+    command.add_argument("--run-dir", required=True)
+    command.add_argument("--threads", type=int, default=1, help="TF intra- and inter-op threads")
+    command.set_defaults(handler=_train)
+
+    command = commands.add_parser("aggregate", help="comparison table, selection and comparison figures")
+    command.add_argument("--settings", required=True, help="JSON: experiments and selection settings")
+    command.add_argument("--runs", required=True, nargs="+", help="metrics.json of every run")
+    command.add_argument("--comparison", required=True, help="output comparison.csv")
+    command.add_argument("--runs-table", required=True, help="output runs.csv (one row per run)")
+    command.add_argument("--selection", required=True, help="output selection.json")
+    command.add_argument("--figures-dir", required=True)
+    command.set_defaults(handler=_aggregate)
+
+    command = commands.add_parser("report", help="render the self-contained HTML report")
+    command.add_argument("--settings", required=True, help="JSON: the resolved config")
+    command.add_argument("--results-dir", required=True)
+    command.add_argument("--output", required=True)
+    command.set_defaults(handler=_report)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args.handler(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

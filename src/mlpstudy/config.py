@@ -1,0 +1,155 @@
+"""Validate a study configuration and resolve each experiment to its full training settings."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration problem, worded for the person who wrote the config."""
+
+
+def load_schema(schema_path: str | Path) -> dict:
+    with open(schema_path) as handle:
+        return yaml.safe_load(handle)
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    path = ""
+    for part in error.absolute_path:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError, root: dict) -> str:
+    """One line naming the key, the value and what is allowed."""
+    key = _key_path(error)
+    if error.validator == "unevaluatedProperties" or error.validator == "additionalProperties":
+        allowed = sorted(_allowed_keys(error.schema, root))
+        extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        return f"config key {key}: unknown key(s) {extra}; allowed keys are {allowed}"
+    if error.validator == "enum":
+        return f"config key {key}: {error.instance!r} is not allowed; choose one of {error.validator_value}"
+    if error.validator == "pattern":
+        return (
+            f"config key {key}: {error.instance!r} cannot be used as a folder name; "
+            "use letters, digits, '_', '.', '-', starting with a letter or digit (at most 64 characters)"
+        )
+    if error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        relation = {
+            "minimum": ">=",
+            "exclusiveMinimum": ">",
+            "maximum": "<=",
+            "exclusiveMaximum": "<",
+        }[error.validator]
+        return f"config key {key}: {error.instance!r} is out of range; it must be {relation} {error.validator_value}"
+    if error.validator == "type":
+        return f"config key {key}: {error.instance!r} has the wrong type; expected {error.validator_value}"
+    return f"config key {key}: {error.message}"
+
+
+def _allowed_keys(schema: dict, root: dict) -> set[str]:
+    keys = set(schema.get("properties", {}))
+    if "$ref" in schema:
+        # Our schema only uses local references into $defs.
+        keys |= set(root["$defs"][schema["$ref"].split("/")[-1]].get("properties", {}))
+    return keys
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Return base updated by override; nested dicts merge key by key, everything else is replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _semantic_checks(config: dict) -> None:
+    names = [experiment["name"] for experiment in config["experiments"]]
+    seen_lower: dict[str, str] = {}
+    for index, name in enumerate(names):
+        # Case-insensitive file systems would put two such experiments in one folder.
+        if name.lower() in seen_lower:
+            raise ConfigError(
+                f"config key experiments[{index}].name: {name!r} duplicates {seen_lower[name.lower()]!r}; "
+                "experiment names must be unique (ignoring case)"
+            )
+        seen_lower[name.lower()] = name
+    for index, experiment in enumerate(config["experiments"]):
+        optimizer = experiment["optimizer"]
+        if optimizer["name"] == "adam" and optimizer["momentum"] != 0:
+            raise ConfigError(
+                f"config key experiments[{index}].optimizer.momentum: {optimizer['momentum']!r} is not allowed "
+                "with adam; momentum applies to sgd and rmsprop only (set it to 0)"
+            )
+
+
+def validate_config(config: dict, schema: dict) -> dict:
+    """Validate `config` against `schema`; return a new config with top-level defaults filled in and every
+    experiment resolved to complete training settings (built-in defaults <- config defaults <- experiment).
+
+    Raises ConfigError with one line naming the key and the value.
+    """
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(config))
+    if errors:
+        raise ConfigError(_describe(jsonschema.exceptions.best_match(errors), schema))
+
+    resolved = copy.deepcopy(config)
+    for key, prop in schema["properties"].items():
+        if key not in resolved and "default" in prop:
+            resolved[key] = copy.deepcopy(prop["default"])
+    builtin = schema["properties"]["defaults"]["default"]
+    base = deep_merge(builtin, resolved.get("defaults", {}))
+    resolved["defaults"] = base
+    resolved["selection"] = deep_merge(
+        {k: v["default"] for k, v in schema["properties"]["selection"]["properties"].items()},
+        resolved.get("selection", {}),
+    )
+    resolved["experiments"] = [deep_merge(base, experiment) for experiment in config["experiments"]]
+    _semantic_checks(resolved)
+    return resolved
+
+
+def load_config(config_path: str | Path, schema_path: str | Path, overrides: dict | None = None) -> dict:
+    """Read a YAML config, apply overrides (like `snakemake --config`), and validate it."""
+    with open(config_path) as handle:
+        config = yaml.safe_load(handle) or {}
+    config.update(overrides or {})
+    return validate_config(config, load_schema(schema_path))
+
+
+def experiment_by_name(config: dict, name: str) -> dict:
+    for experiment in config["experiments"]:
+        if experiment["name"] == name:
+            return experiment
+    raise ConfigError(f"no experiment named {name!r}; configured: {[e['name'] for e in config['experiments']]}")
+
+
+def regularization_label(spec: dict) -> str:
+    """Short human label of an experiment's regularization, e.g. 'dropout 0.2 + early stopping'."""
+    parts = []
+    if spec["input_dropout"]:
+        parts.append(f"input dropout {spec['input_dropout']:g}")
+    if spec["dropout"]:
+        parts.append(f"dropout {spec['dropout']:g}")
+    if spec["l2"]:
+        parts.append(f"L2 {spec['l2']:g}")
+    if spec["batch_norm"]:
+        parts.append("batch norm")
+    if spec["early_stopping"]["enabled"]:
+        parts.append("early stopping")
+    return " + ".join(parts) if parts else "none"
+
+
+def architecture_label(spec: dict) -> str:
+    """Hidden layer sizes, e.g. '512-256'; 'none (softmax regression)' when there is no hidden layer."""
+    if not spec["hidden_layers"]:
+        return "none (softmax regression)"
+    return "-".join(str(units) for units in spec["hidden_layers"])

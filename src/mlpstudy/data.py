@@ -1,0 +1,208 @@
+"""Load, check and split the image data; everything downstream reads the prepared split from results/."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mlpstudy.io import atomic_path, write_json
+
+ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+IMAGE_SHAPE = (28, 28)
+N_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    key: str
+    title: str
+    item: str  # what one image shows, for sentences in the report ("digit", "clothing item")
+    class_names: tuple[str, ...]
+    n_train: int
+    n_test: int
+    sha256: dict[str, str]  # of each array's raw bytes, independent of the npz container
+
+
+DATASETS = {
+    "mnist": DatasetInfo(
+        key="mnist",
+        title="MNIST handwritten digits",
+        item="digit",
+        class_names=tuple(str(d) for d in range(10)),
+        n_train=60000,
+        n_test=10000,
+        sha256={
+            "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
+            "y_train": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
+            "x_test": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
+            "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
+        },
+    ),
+}
+
+
+class DataError(RuntimeError):
+    """The data cannot be used; the message says what to do."""
+
+
+def sha256_of(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def read_source(dataset: str, data_path: str | None) -> dict[str, np.ndarray]:
+    """The four arrays, from `data_path` when given, otherwise from keras.datasets (downloads once)."""
+    if data_path:
+        path = Path(data_path)
+        if not path.is_file():
+            raise DataError(
+                f"data_path {str(path)!r} does not exist. Point data_path at a {dataset} .npz in the "
+                "keras.datasets layout (x_train, y_train, x_test, y_test), or set data_path: null to download."
+            )
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                missing = [name for name in ARRAYS if name not in npz.files]
+                if missing:
+                    raise DataError(
+                        f"data_path {str(path)!r} lacks the array(s) {missing}; it has {sorted(npz.files)}. "
+                        "Expected the keras.datasets layout: x_train, y_train, x_test, y_test."
+                    )
+                return {name: npz[name] for name in ARRAYS}
+        except DataError:
+            raise
+        except Exception as error:  # zipfile.BadZipFile, ValueError, OSError, EOFError ...
+            raise DataError(
+                f"data_path {str(path)!r} is not a readable .npz file ({type(error).__name__}: {error}). "
+                "Replace it with an intact copy, or set data_path: null to download."
+            ) from error
+    import keras
+
+    loader = {"mnist": keras.datasets.mnist}[dataset]
+    try:
+        (x_train, y_train), (x_test, y_test) = loader.load_data()
+    except Exception as error:
+        raise DataError(
+            f"could not download {dataset} through keras.datasets ({type(error).__name__}: {error}). "
+            "Without network access, put a local copy in the keras.datasets layout somewhere and run "
+            "snakemake --cores 4 --config data_path=/path/to/the.npz"
+        ) from error
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def check_arrays(arrays: dict[str, np.ndarray], info: DatasetInfo) -> dict[str, str]:
+    """Check shapes, dtypes, label range and checksums; return the checksums."""
+    expected_shapes = {
+        "x_train": (info.n_train, *IMAGE_SHAPE),
+        "y_train": (info.n_train,),
+        "x_test": (info.n_test, *IMAGE_SHAPE),
+        "y_test": (info.n_test,),
+    }
+    for name, shape in expected_shapes.items():
+        array = arrays[name]
+        if array.shape != shape:
+            raise DataError(f"{info.key} array {name} has shape {array.shape}, expected {shape}")
+        if array.dtype != np.uint8:
+            raise DataError(f"{info.key} array {name} has dtype {array.dtype}, expected uint8")
+    for name in ("y_train", "y_test"):
+        low, high = int(arrays[name].min()), int(arrays[name].max())
+        if low < 0 or high >= N_CLASSES:
+            raise DataError(f"{info.key} labels {name} range over {low}..{high}, expected 0..{N_CLASSES - 1}")
+    checksums = {name: sha256_of(arrays[name]) for name in ARRAYS}
+    wrong = [name for name in ARRAYS if checksums[name] != info.sha256[name]]
+    if wrong:
+        raise DataError(
+            f"{info.key} array(s) {wrong} do not match the published SHA-256 checksums: the file is corrupt "
+            f"or another dataset. Got {[checksums[n] for n in wrong]}, expected {[info.sha256[n] for n in wrong]}. "
+            "Replace the file with an intact copy."
+        )
+    return checksums
+
+
+def split_indices(n_images: int, validation_fraction: float, split_seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded random split of range(n_images) into sorted train and validation indices."""
+    order = np.random.default_rng(split_seed).permutation(n_images)
+    n_val = int(round(n_images * validation_fraction))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def prepare(config: dict, dataset_path: str | Path, summary_path: str | Path) -> dict:
+    """Read and check the source data, subset and split it, and write the prepared arrays and a summary."""
+    info = DATASETS[config["dataset"]]
+    arrays = read_source(info.key, config.get("data_path"))
+    checksums = check_arrays(arrays, info)
+    n_train = config.get("train_images") or info.n_train
+    n_test = config.get("test_images") or info.n_test
+    x_pool, y_pool = arrays["x_train"][:n_train], arrays["y_train"][:n_train]
+    train_index, val_index = split_indices(len(y_pool), config["validation_fraction"], config["split_seed"])
+    prepared = {
+        "x_train": x_pool[train_index],
+        "y_train": y_pool[train_index],
+        "x_val": x_pool[val_index],
+        "y_val": y_pool[val_index],
+        "x_test": arrays["x_test"][:n_test],
+        "y_test": arrays["y_test"][:n_test],
+        "train_index": train_index,
+        "val_index": val_index,
+    }
+    with atomic_path(dataset_path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **prepared)
+    summary = {
+        "dataset": info.key,
+        "title": info.title,
+        "item": info.item,
+        "class_names": list(info.class_names),
+        "source": str(config.get("data_path") or f"keras.datasets.{info.key}.load_data()"),
+        "sha256": checksums,
+        "sha256_verified": True,
+        "official_train_images": info.n_train,
+        "official_test_images": info.n_test,
+        "train_images_used": int(n_train),
+        "validation_fraction": config["validation_fraction"],
+        "split_seed": config["split_seed"],
+        "n_train": int(len(train_index)),
+        "n_val": int(len(val_index)),
+        "n_test": int(n_test),
+        "class_counts": {
+            part: np.bincount(prepared[f"y_{part}"], minlength=N_CLASSES).tolist() for part in ("train", "val", "test")
+        },
+    }
+    write_json(summary_path, summary)
+    return summary
+
+
+@dataclass
+class Splits:
+    """Scaled, flattened float32 images and int labels of the three parts."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def scale(images: np.ndarray) -> np.ndarray:
+    """uint8 (n, 28, 28) -> float32 (n, 784) in [0, 1]."""
+    return images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0)
+
+
+def load_prepared(dataset_path: str | Path) -> Splits:
+    with np.load(dataset_path) as npz:
+        return Splits(
+            x_train=scale(npz["x_train"]),
+            y_train=npz["y_train"].astype(np.int64),
+            x_val=scale(npz["x_val"]),
+            y_val=npz["y_val"].astype(np.int64),
+            x_test=scale(npz["x_test"]),
+            y_test=npz["y_test"].astype(np.int64),
+        )
+
+
+def read_summary(summary_path: str | Path) -> dict:
+    with open(summary_path) as handle:
+        return json.load(handle)

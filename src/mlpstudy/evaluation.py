@@ -1,0 +1,66 @@
+"""Read a run's outputs back and compute the error analyses the notebooks and the report show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlpstudy.io import read_json
+from mlpstudy.training import RUN_FILES
+
+
+@dataclass
+class Run:
+    """One (experiment, seed) run as written by training.train_run."""
+
+    metrics: dict
+    history: pd.DataFrame
+    val_probabilities: np.ndarray
+    test_probabilities: np.ndarray
+
+    @property
+    def test_predictions(self) -> np.ndarray:
+        return np.argmax(self.test_probabilities, axis=1)
+
+
+def load_run(run_dir: str | Path) -> Run:
+    run_dir = Path(run_dir)
+    with np.load(run_dir / RUN_FILES["predictions"]) as npz:
+        val_probabilities, test_probabilities = npz["val_probabilities"], npz["test_probabilities"]
+    return Run(
+        metrics=read_json(run_dir / RUN_FILES["metrics"]),
+        history=pd.read_csv(run_dir / RUN_FILES["history"]),
+        val_probabilities=val_probabilities,
+        test_probabilities=test_probabilities,
+    )
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """Counts with true class on rows and predicted class on columns."""
+    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(matrix, (labels, predictions), 1)
+    return matrix
+
+
+def most_confused_pair(matrix: np.ndarray) -> tuple[int, int]:
+    """The pair (a, b), a < b, with the most errors in either direction; ties go to the lowest pair."""
+    errors = matrix + matrix.T
+    rows, columns = np.triu_indices(len(matrix), k=1)
+    best = int(np.argmax(errors[rows, columns]))
+    return int(rows[best]), int(columns[best])
+
+
+def least_certain(probabilities: np.ndarray, labels: np.ndarray, correct: bool, count: int) -> np.ndarray:
+    """Indices of the `count` correct (or wrong) predictions with the lowest top probability."""
+    predictions = np.argmax(probabilities, axis=1)
+    candidates = np.flatnonzero((predictions == labels) == correct)
+    confidence = probabilities[candidates].max(axis=1)
+    return candidates[np.argsort(confidence, kind="stable")[:count]]
+
+
+def per_class_accuracy(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    matrix = confusion_matrix(labels, predictions, n_classes)
+    return np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1)

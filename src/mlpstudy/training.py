@@ -1,0 +1,168 @@
+"""Train one (experiment, seed) run and write its model, history, metrics and predictions."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlpstudy.data import load_prepared
+from mlpstudy.io import atomic_path, write_json
+
+log = logging.getLogger("mlpstudy.training")
+
+# Steps run inside one compiled call: removes per-step Python overhead without changing the math.
+STEPS_PER_EXECUTION = 100
+# Evaluation and prediction batch: no gradient, so larger batches only save overhead.
+EVAL_BATCH_SIZE = 2048
+
+RUN_FILES = {
+    "model": "model.keras",
+    "history": "history.csv",
+    "metrics": "metrics.json",
+    "predictions": "predictions.npz",
+}
+
+
+def configure_tensorflow(threads: int, seed: int) -> None:
+    """Fix TF's thread pools and every random seed, and make ops deterministic. Call before any TF op."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(seed)
+
+
+def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean categorical cross-entropy, clipped like Keras (without any regularization penalty)."""
+    picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
+    return float(-np.mean(np.log(picked)))
+
+
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(np.argmax(probabilities, axis=1) == labels))
+
+
+def _epoch_logger(epochs: int):
+    import keras
+
+    class EpochLog(keras.callbacks.Callback):
+        """Logs one line per epoch with its wall time, and keeps the times for history.csv."""
+
+        def __init__(self):
+            super().__init__()
+            self.seconds: list[float] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._start)
+            values = " ".join(f"{key}={value:.4f}" for key, value in sorted((logs or {}).items()))
+            log.info("epoch %d/%d %s (%.2f s)", epoch + 1, epochs, values, self.seconds[-1])
+
+    return EpochLog()
+
+
+def train_run(spec: dict, seed: int, dataset_path: str | Path, run_dir: str | Path, threads: int = 1) -> dict:
+    """Train `spec` with `seed` on the prepared data; write RUN_FILES into `run_dir`; return the metrics."""
+    configure_tensorflow(threads, seed)
+    import keras
+
+    from mlpstudy.models import build_model, build_optimizer, count_trainable_params
+
+    run_dir = Path(run_dir)
+    data = load_prepared(dataset_path)
+    log.info(
+        "experiment %s seed %d: %d train / %d validation / %d test images, %d thread(s)",
+        spec["name"], seed, len(data.y_train), len(data.y_val), len(data.y_test), threads,
+    )
+    model = build_model(spec)
+    model.compile(
+        optimizer=build_optimizer(spec["optimizer"]),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=STEPS_PER_EXECUTION,
+    )
+    callbacks = [epoch_log := _epoch_logger(spec["epochs"])]
+    stopping = spec["early_stopping"]
+    if stopping["enabled"]:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=stopping["monitor"],
+                patience=stopping["patience"],
+                min_delta=stopping["min_delta"],
+                restore_best_weights=stopping["restore_best_weights"],
+            )
+        )
+    start = time.perf_counter()
+    history = model.fit(
+        data.x_train,
+        data.y_train,
+        batch_size=spec["batch_size"],
+        epochs=spec["epochs"],
+        validation_data=(data.x_val, data.y_val),
+        validation_batch_size=EVAL_BATCH_SIZE,
+        shuffle=True,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    train_seconds = time.perf_counter() - start
+
+    probabilities = {
+        part: model.predict(getattr(data, f"x_{part}"), batch_size=EVAL_BATCH_SIZE, verbose=0)
+        for part in ("train", "val", "test")
+    }
+    history_table = pd.DataFrame(history.history)
+    history_table.insert(0, "epoch", np.arange(1, len(history_table) + 1))
+    history_table["seconds"] = epoch_log.seconds
+    epochs_run = len(history_table)
+    best_epoch = epochs_run
+    if stopping["enabled"] and stopping["restore_best_weights"]:
+        monitored = history_table[stopping["monitor"]]
+        best_epoch = int(history_table["epoch"][monitored.idxmin() if stopping["monitor"] == "val_loss" else monitored.idxmax()])
+
+    metrics = {
+        "experiment": spec["name"],
+        "seed": seed,
+        "spec": spec,
+        "params": count_trainable_params(model),
+        "epochs": epochs_run,
+        "best_epoch": best_epoch,
+        "train_seconds": train_seconds,
+        "seconds_per_epoch": float(np.median(epoch_log.seconds)),
+        "threads": threads,
+    }
+    for part in ("train", "val", "test"):
+        labels = getattr(data, f"y_{part}")
+        metrics[f"{part}_accuracy"] = accuracy(probabilities[part], labels)
+        metrics[f"{part}_loss"] = cross_entropy(probabilities[part], labels)
+    metrics["generalization_gap"] = metrics["train_accuracy"] - metrics["val_accuracy"]
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(run_dir / RUN_FILES["model"]) as tmp:
+        model.save(tmp)
+    metrics["model_bytes"] = (run_dir / RUN_FILES["model"]).stat().st_size
+    with atomic_path(run_dir / RUN_FILES["predictions"]) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(
+                handle,
+                val_probabilities=probabilities["val"].astype(np.float32),
+                test_probabilities=probabilities["test"].astype(np.float32),
+            )
+    with atomic_path(run_dir / RUN_FILES["history"]) as tmp:
+        history_table.to_csv(tmp, index=False)
+    write_json(run_dir / RUN_FILES["metrics"], metrics)
+    log.info(
+        "done in %.1f s: train %.4f, validation %.4f, test %.4f, %d parameters",
+        train_seconds, metrics["train_accuracy"], metrics["val_accuracy"], metrics["test_accuracy"], metrics["params"],
+    )
+    return metrics

@@ -1,0 +1,82 @@
+import json
+import re
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+from mlpstudy.aggregate import COMPARISON_FIGURES
+from mlpstudy.config import ConfigError, load_schema, validate_config
+
+REPO = Path(workflow.basedir)
+NOTEBOOKS = REPO / "notebooks"
+REPORT_TEMPLATE = REPO / "src" / "mlpstudy" / "templates" / "report.html.j2"
+
+# Validate before any job starts; the message names the key, the value and what is allowed.
+try:
+    config.update(validate_config(config, load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml")))
+except ConfigError as error:
+    raise WorkflowError(f"Invalid configuration: {error}") from None
+
+EXPERIMENTS = {experiment["name"]: experiment for experiment in config["experiments"]}
+SEEDS = config["seeds"]
+DATA_SETTINGS = ("dataset", "data_path", "train_images", "test_images", "validation_fraction", "split_seed")
+MODEL_FIGURES = ["learning_curves", "confusion_matrix", "misclassified", "confused_pair", "uncertain_predictions"]
+DATA_FIGURES = ["class_counts", "sample_grid", "mean_images"]
+
+
+wildcard_constraints:
+    experiment="|".join(re.escape(name) for name in EXPERIMENTS),
+    seed=r"\d+",
+
+
+def as_json(data):
+    return json.dumps(data, sort_keys=True)
+
+
+def data_source():
+    """The local data file, when configured, so that replacing it reruns the study."""
+    return [config["data_path"]] if config["data_path"] else []
+
+
+def data_settings():
+    return as_json({key: config[key] for key in DATA_SETTINGS})
+
+
+def experiment_spec(wildcards):
+    return as_json(EXPERIMENTS[wildcards.experiment])
+
+
+def run_files(name, experiment="{experiment}"):
+    """One file of every seed's run of an experiment."""
+    return expand("results/experiments/{experiment}/seed{seed}/{name}", experiment=experiment, seed=SEEDS, name=name)
+
+
+def experiment_runs(wildcards):
+    return {
+        "metrics": run_files("metrics.json", wildcards.experiment),
+        "history": run_files("history.csv", wildcards.experiment),
+        "predictions": run_files("predictions.npz", wildcards.experiment),
+    }
+
+
+def model_report_parameters(wildcards, output):
+    experiment = EXPERIMENTS[wildcards.experiment]
+    return as_json({
+        "experiment": experiment["name"],
+        "label": experiment.get("label", ""),
+        "description": experiment["description"],
+        "run_dirs": [str(Path(path).parent) for path in run_files("metrics.json", wildcards.experiment)],
+        "figures_dir": str(Path(output.figures[0]).parent),
+    })
+
+
+def all_metrics():
+    return [path for name in EXPERIMENTS for path in run_files("metrics.json", name)]
+
+
+def aggregate_settings():
+    return as_json({key: config[key] for key in ("experiments", "defaults", "selection")})
+
+
+def final_outputs():
+    return ["results/report.html"]

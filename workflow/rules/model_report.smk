@@ -1,0 +1,22 @@
+rule model_report:
+    input:
+        unpack(experiment_runs),
+        notebook=NOTEBOOKS / "model_report.ipynb",
+        dataset=rules.prepare_data.output.dataset,
+        summary=rules.prepare_data.output.summary,
+    output:
+        notebook="results/experiments/{experiment}/model_report.ipynb",
+        html="results/experiments/{experiment}/model_report.html",
+        figures=expand("results/experiments/{{experiment}}/figures/{figure}.png", figure=MODEL_FIGURES),
+    params:
+        parameters=model_report_parameters,
+    log:
+        notebook="logs/model_report/{experiment}.ipynb",
+        stderr="logs/model_report/{experiment}.log",
+    shell:
+        "papermill {input.notebook:q} {log.notebook:q} -k python3 --log-output -y {params.parameters:q}"
+        " -p dataset_path {input.dataset:q} -p summary_path {input.summary:q}"
+        " 2> {log.stderr}"
+        " && cp {log.notebook:q} {output.notebook:q}"
+        " && jupyter nbconvert --to html --stdout {output.notebook:q} > {output.html:q}.partial 2>> {log.stderr}"
+        " && mv {output.html:q}.partial {output.html:q}"

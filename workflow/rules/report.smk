@@ -1,0 +1,17 @@
+rule report:
+    input:
+        model_reports=expand("results/experiments/{experiment}/model_report.html", experiment=EXPERIMENTS),
+        model_figures=expand(
+            "results/experiments/{experiment}/figures/{figure}.png", experiment=EXPERIMENTS, figure=MODEL_FIGURES
+        ),
+        comparison=rules.aggregate.output,
+        data_overview=rules.data_overview.output,
+        template=REPORT_TEMPLATE,
+    output:
+        "results/report.html",
+    params:
+        settings=as_json(config),
+    log:
+        "logs/report/report.log",
+    shell:
+        "python -m mlpstudy report --settings {params.settings:q} --results-dir results --output {output} 2> {log}"
