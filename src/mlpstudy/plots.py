@@ -91,10 +91,9 @@ def misclassified_grid(images, labels, predictions, class_names, title: str, pat
 
 
 def _tile(images, per_row: int = 5, size: int = 28) -> np.ndarray:
-    """Tile up to per_row**2 images into one array (blank when there are none)."""
+    """Tile up to per_row**2 images into one square canvas, so every panel has the same scale."""
     images = list(images[: per_row * per_row])
-    rows = max(1, int(np.ceil(len(images) / per_row)))
-    canvas = np.zeros((rows * size, per_row * size))
+    canvas = np.zeros((per_row * size, per_row * size))
     for index, image in enumerate(images):
         row, column = divmod(index, per_row)
         canvas[row * size : (row + 1) * size, column * size : (column + 1) * size] = image

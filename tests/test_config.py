@@ -1,0 +1,103 @@
+import copy
+
+import pytest
+import yaml
+
+from conftest import REPO, SCHEMA
+from mlpstudy.config import (
+    ConfigError, architecture_label, deep_merge, load_config, regularization_label, validate_config,
+)
+
+
+@pytest.fixture
+def default_config():
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def test_default_config_resolves_every_experiment(schema, default_config):
+    config = validate_config(default_config, schema)
+    names = [e["name"] for e in config["experiments"]]
+    assert names[:6] == ["exp1_128x1", "exp2_128x2", "exp3_64x2", "exp4_64x1", "exp5_256x1", "exp6_256x2"]
+    assert config["seeds"] == [0]
+    for experiment in config["experiments"]:
+        assert experiment["optimizer"] == {"name": "rmsprop", "learning_rate": 0.001, "momentum": 0.0}
+        assert experiment["batch_size"] == 32 and experiment["epochs"] == 10
+    layers = {e["name"]: e["hidden_layers"] for e in config["experiments"]}
+    assert layers["exp4_64x1"] == [64] and layers["exp6_256x2"] == [256, 256]
+    assert layers["softmax_regression"] == [] and layers["overcapacity_512x512x256x128"] == [512, 512, 256, 128]
+
+
+def test_smoke_config_is_valid():
+    config = load_config(REPO / "config" / "smoke.yaml", SCHEMA, {"data_path": "x.npz"})
+    assert len(config["experiments"]) == 3 and config["train_images"] == 3000
+    assert config["data_path"] == "x.npz"
+
+
+def test_nested_settings_merge_key_by_key(schema):
+    config = validate_config(
+        {
+            "defaults": {"optimizer": {"name": "sgd", "learning_rate": 0.01}},
+            "experiments": [
+                {"name": "a", "description": "d", "optimizer": {"momentum": 0.9}},
+                {"name": "b", "description": "d", "early_stopping": {"enabled": True}},
+            ],
+        },
+        schema,
+    )
+    a, b = config["experiments"]
+    assert a["optimizer"] == {"name": "sgd", "learning_rate": 0.01, "momentum": 0.9}
+    assert b["optimizer"]["momentum"] == 0.0
+    assert b["early_stopping"] == {
+        "enabled": True, "monitor": "val_loss", "patience": 2, "min_delta": 0.0, "restore_best_weights": True,
+    }
+    assert config["selection"] == {"tolerance": 0.002, "overfit_threshold": 0.02}
+
+
+def test_deep_merge_does_not_mutate_inputs():
+    base = {"a": {"b": 1, "c": 2}, "d": [1]}
+    merged = deep_merge(base, {"a": {"b": 5}, "d": [2]})
+    assert merged == {"a": {"b": 5, "c": 2}, "d": [2]}
+    assert base == {"a": {"b": 1, "c": 2}, "d": [1]}
+
+
+BAD = [
+    (lambda c: c["experiments"][0].update(activation="relu6"), ["experiments[0].activation", "'relu6'", "sigmoid"]),
+    (lambda c: c["experiments"][0].update(hidden_layers=[128, 0]), ["experiments[0].hidden_layers[1]", "0", ">= 1"]),
+    (lambda c: c["experiments"][0].update(hidden_layers=[-5]), ["hidden_layers[0]", "-5"]),
+    (lambda c: c["experiments"][2].update(unitz=3), ["experiments[2]", "unitz", "hidden_layers"]),
+    (lambda c: c.update(epoch=3), ["(top level)", "epoch", "experiments"]),
+    (lambda c: c["experiments"][0].update(name="../escape"), ["experiments[0].name", "'../escape'", "folder"]),
+    (lambda c: c["experiments"][0].update(name="has space"), ["experiments[0].name", "'has space'"]),
+    (lambda c: c["experiments"][1].update(name="EXP1_128x1"), ["experiments[1].name", "EXP1_128x1", "unique"]),
+    (lambda c: c["experiments"][0].update(optimizer={"name": "adamw"}), ["optimizer.name", "'adamw'", "rmsprop"]),
+    (lambda c: c["experiments"][0].update(optimizer={"name": "adam", "momentum": 0.9}), ["optimizer.momentum", "adam"]),
+    (lambda c: c["experiments"][0].update(batch_size="32"), ["experiments[0].batch_size", "'32'", "integer"]),
+    (lambda c: c["experiments"][0].update(dropout=1.0), ["experiments[0].dropout", "1.0", "< 1"]),
+    (lambda c: c.update(defaults={"epochs": 0}), ["defaults.epochs", "0", ">= 1"]),
+    (lambda c: c.update(seeds=[]), ["seeds"]),
+    (lambda c: c.update(validation_fraction=1.5), ["validation_fraction", "1.5"]),
+    (lambda c: c.update(selection={"tolerance": -1}), ["selection.tolerance", "-1"]),
+    (lambda c: c["experiments"][0].pop("description"), ["experiments[0]", "description"]),
+    (lambda c: c["experiments"][0].update(early_stopping={"patient": 3}), ["early_stopping", "patient", "patience"]),
+]
+
+
+@pytest.mark.parametrize("change, expected", BAD)
+def test_bad_input_names_key_and_value(schema, default_config, change, expected):
+    config = copy.deepcopy(default_config)
+    change(config)
+    with pytest.raises(ConfigError) as raised:
+        validate_config(config, schema)
+    message = str(raised.value)
+    for fragment in expected:
+        assert fragment in message, f"{fragment!r} missing from: {message}"
+
+
+def test_labels():
+    spec = {
+        "hidden_layers": [256, 256], "dropout": 0.2, "input_dropout": 0.0, "l2": 1e-4, "batch_norm": False,
+        "early_stopping": {"enabled": True},
+    }
+    assert architecture_label(spec) == "256-256"
+    assert regularization_label(spec) == "dropout 0.2 + L2 0.0001 + early stopping"
+    assert architecture_label({"hidden_layers": []}) == "none (softmax regression)"

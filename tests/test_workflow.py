@@ -1,0 +1,154 @@
+"""End to end: the real Snakemake workflow on the smoke config, in a temporary directory."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+
+pytestmark = pytest.mark.e2e
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+         "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args],
+        capture_output=True, text=True, env=env,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+    return result
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> Counter:
+    """Rule name -> number of jobs in a dry run's plan."""
+    return Counter(re.findall(r"^(?:local)?rule (\w+):$", result.stdout + result.stderr, flags=re.MULTILINE))
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory, mnist_path):
+    workdir = tmp_path_factory.mktemp("study")
+    config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    config["data_path"] = str(mnist_path)
+    write_config(workdir, config)
+    snakemake(workdir)
+    return workdir, config
+
+
+def test_every_output_is_written(study):
+    workdir, config = study
+    results = workdir / "results"
+    for experiment in config["experiments"]:
+        folder = results / "experiments" / experiment["name"]
+        for name in ("model.keras", "history.csv", "metrics.json", "predictions.npz"):
+            assert (folder / "seed0" / name).stat().st_size > 0
+        for name in ("model_report.ipynb", "model_report.html"):
+            assert (folder / name).stat().st_size > 0
+        assert len(list((folder / "figures").glob("*.png"))) == 5
+        assert "epoch 1/1" in (workdir / "logs" / "train" / experiment["name"] / "seed0.log").read_text()
+    for name in ("report.html", "comparison.csv", "data/data_overview.html", "comparison/selection.json"):
+        assert (results / name).stat().st_size > 0
+    executed = json.loads((results / "experiments" / "mlp_64x1" / "model_report.ipynb").read_text())
+    assert any(cell.get("outputs") for cell in executed["cells"] if cell["cell_type"] == "code")
+    assert not list(results.rglob("*.partial*")), "temporary files left behind"
+
+
+def test_numbers_agree_across_metrics_table_and_report(study):
+    workdir, config = study
+    results = workdir / "results"
+    table = pd.read_csv(results / "comparison.csv").set_index("experiment")
+    assert list(table.index) == [e["name"] for e in config["experiments"]]
+    report = (results / "report.html").read_text()
+    for name in table.index:
+        metrics = json.loads((results / "experiments" / name / "seed0" / "metrics.json").read_text())
+        for column in ("train_accuracy", "val_accuracy", "test_accuracy", "params", "train_seconds"):
+            assert table.loc[name, column] == pytest.approx(metrics[column], rel=1e-12)
+        assert table.loc[name, "generalization_gap"] == pytest.approx(metrics["train_accuracy"] - metrics["val_accuracy"])
+        assert f">{name}</a>" in report
+        assert f"{metrics['val_accuracy'] * 100:.2f}%" in report
+        assert f"{metrics['test_accuracy'] * 100:.2f}%" in report
+    selection = json.loads((results / "comparison" / "selection.json").read_text())
+    assert selection["picked"] in table.index and bool(table.loc[selection["picked"], "recommended"])
+    assert f"Deploy <code>{selection['picked']}</code>" in report
+
+
+def test_report_is_self_contained(study):
+    report = (study[0] / "results" / "report.html").read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", report), "report references the network"
+    assert "<script" not in report and "@import" not in report
+    assert report.count('src="data:image/png;base64,') == 3 * 5 + 3 + 3
+
+
+def test_rerun_has_nothing_to_do(study):
+    workdir, _ = study
+    result = snakemake(workdir, "--dry-run")
+    assert "Nothing to be done" in result.stdout + result.stderr
+    result = snakemake(workdir, "--dry-run", "results/experiments/mlp_64x1/model_report.html")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_editing_one_experiment_reruns_only_it_and_the_summary(study):
+    workdir, config = study
+    edited = json.loads(json.dumps(config))
+    edited["experiments"][1]["hidden_layers"] = [48]
+    write_config(workdir, edited)
+    try:
+        plan = planned_jobs(snakemake(workdir, "--dry-run"))
+        assert plan == Counter({"train": 1, "model_report": 1, "aggregate": 1, "report": 1, "all": 1})
+        plan = planned_jobs(snakemake(workdir, "--dry-run", "results/experiments/mlp_64x1/model_report.html"))
+        assert plan == Counter({"train": 1, "model_report": 1})
+    finally:
+        write_config(workdir, config)
+    assert "Nothing to be done" in snakemake(workdir, "--dry-run").stdout
+
+
+def test_invalid_config_fails_before_any_job(study):
+    workdir, config = study
+    before = {p: p.stat().st_mtime_ns for p in (workdir / "results").rglob("*") if p.is_file()}
+    broken = json.loads(json.dumps(config))
+    broken["experiments"][0]["activation"] = "relu6"
+    write_config(workdir, broken)
+    try:
+        result = snakemake(workdir, check=False)
+    finally:
+        write_config(workdir, config)
+    assert result.returncode != 0
+    assert "experiments[0].activation: 'relu6' is not allowed" in result.stdout + result.stderr
+    after = {p: p.stat().st_mtime_ns for p in (workdir / "results").rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_new_experiment_from_config_alone_reaches_table_and_report(study):
+    workdir, config = study
+    old_metrics = workdir / "results" / "experiments" / "mlp_64x1" / "seed0" / "metrics.json"
+    old_mtime = old_metrics.stat().st_mtime_ns
+    extended = json.loads(json.dumps(config))
+    extended["experiments"].append(
+        {"name": "tanh_32x1", "hidden_layers": [32], "activation": "tanh", "description": "A <b>new</b> net & more."}
+    )
+    write_config(workdir, extended)
+    try:
+        plan = planned_jobs(snakemake(workdir, "--dry-run"))
+        assert plan == Counter({"train": 1, "model_report": 1, "aggregate": 1, "report": 1, "all": 1})
+        snakemake(workdir)
+        table = pd.read_csv(workdir / "results" / "comparison.csv")
+        assert "tanh_32x1" in set(table["experiment"])
+        report = (workdir / "results" / "report.html").read_text()
+        assert ">tanh_32x1</a>" in report
+        assert "A &lt;b&gt;new&lt;/b&gt; net &amp; more." in report and "<b>new</b>" not in report
+        assert old_metrics.stat().st_mtime_ns == old_mtime, "an unchanged experiment was retrained"
+    finally:
+        write_config(workdir, config)
