@@ -8,7 +8,9 @@ rule aggregate:
         figures=expand("results/comparison/figures/{figure}", figure=COMPARISON_FIGURES.values()),
     params:
         settings=aggregate_settings(),
-        figures_dir="results/comparison/figures",
+        figures_dir=figures_dir,
+    conda:
+        ENVIRONMENT
     log:
         "logs/aggregate/aggregate.log",
     shell:

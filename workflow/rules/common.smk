@@ -10,6 +10,8 @@ from mlpstudy.config import ConfigError, load_schema, validate_config
 REPO = Path(workflow.basedir)
 NOTEBOOKS = REPO / "notebooks"
 REPORT_TEMPLATE = REPO / "src" / "mlpstudy" / "templates" / "report.html.j2"
+# One environment for every step: they all run the mlpstudy package.
+ENVIRONMENT = str(REPO / "environment.yml")
 
 # Validate before any job starts; the message names the key, the value and what is allowed.
 try:
@@ -42,6 +44,10 @@ def data_settings():
     return as_json({key: config[key] for key in DATA_SETTINGS})
 
 
+def figures_dir(wildcards, output):
+    return str(Path(output.figures[0]).parent)
+
+
 def experiment_spec(wildcards):
     return as_json(EXPERIMENTS[wildcards.experiment])
 
@@ -66,7 +72,7 @@ def model_report_parameters(wildcards, output):
         "label": experiment.get("label", ""),
         "description": experiment["description"],
         "run_dirs": [str(Path(path).parent) for path in run_files("metrics.json", wildcards.experiment)],
-        "figures_dir": str(Path(output.figures[0]).parent),
+        "figures_dir": figures_dir(wildcards, output),
     })
 
 

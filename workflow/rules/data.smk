@@ -6,6 +6,8 @@ rule prepare_data:
         summary="results/data/dataset.json",
     params:
         settings=data_settings(),
+    conda:
+        ENVIRONMENT
     log:
         "logs/prepare_data/prepare_data.log",
     shell:
@@ -23,7 +25,9 @@ rule data_overview:
         html="results/data/data_overview.html",
         figures=expand("results/data/figures/{figure}.png", figure=DATA_FIGURES),
     params:
-        figures_dir="results/data/figures",
+        figures_dir=figures_dir,
+    conda:
+        ENVIRONMENT
     log:
         notebook="logs/data_overview/data_overview.ipynb",
         stderr="logs/data_overview/data_overview.log",

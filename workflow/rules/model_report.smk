@@ -10,6 +10,8 @@ rule model_report:
         figures=expand("results/experiments/{{experiment}}/figures/{figure}.png", figure=MODEL_FIGURES),
     params:
         parameters=model_report_parameters,
+    conda:
+        ENVIRONMENT
     log:
         notebook="logs/model_report/{experiment}.ipynb",
         stderr="logs/model_report/{experiment}.log",

@@ -11,6 +11,8 @@ rule report:
         "results/report.html",
     params:
         settings=as_json(config),
+    conda:
+        ENVIRONMENT
     log:
         "logs/report/report.log",
     shell:

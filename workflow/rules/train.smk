@@ -12,6 +12,8 @@ rule train:
     threads: 1
     resources:
         mem_mb=1500,
+    conda:
+        ENVIRONMENT
     log:
         "logs/train/{experiment}/seed{seed}.log",
     shell:
