@@ -15,6 +15,8 @@ rule model_report:
     log:
         notebook="logs/model_report/{experiment}.ipynb",
         stderr="logs/model_report/{experiment}.log",
+    benchmark:
+        "results/benchmarks/model_report/{experiment}.tsv"
     shell:
         "papermill {input.notebook:q} {log.notebook:q} -k python3 --log-output -y {params.parameters:q}"
         " -p dataset_path {input.dataset:q} -p summary_path {input.summary:q}"

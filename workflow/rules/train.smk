@@ -16,6 +16,8 @@ rule train:
         ENVIRONMENT
     log:
         "logs/train/{experiment}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{experiment}/seed{seed}.tsv"
     shell:
         "python -m mlpstudy train --spec {params.spec:q} --seed {wildcards.seed}"
         " --dataset {input.dataset} --run-dir {params.run_dir} --threads {threads} 2> {log}"
