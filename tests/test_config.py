@@ -18,8 +18,9 @@ def test_default_config_resolves_every_experiment(schema, default_config):
     config = validate_config(default_config, schema)
     names = [e["name"] for e in config["experiments"]]
     assert names[:6] == ["exp1_128x1", "exp2_128x2", "exp3_64x2", "exp4_64x1", "exp5_256x1", "exp6_256x2"]
-    assert config["seeds"] == [0]
-    for experiment in config["experiments"]:
+    assert config["seeds"] == [0, 1, 2]
+    assert config["selection"]["rule"] == "one_se" and config["source_study"]["pick"] == "exp4_64x1"
+    for experiment in config["experiments"][:-1]:
         assert experiment["optimizer"] == {"name": "rmsprop", "learning_rate": 0.001, "momentum": 0.0}
         assert experiment["batch_size"] == 32 and experiment["epochs"] == 10
     layers = {e["name"]: e["hidden_layers"] for e in config["experiments"]}
@@ -50,7 +51,9 @@ def test_nested_settings_merge_key_by_key(schema):
     assert b["early_stopping"] == {
         "enabled": True, "monitor": "val_loss", "patience": 2, "min_delta": 0.0, "restore_best_weights": True,
     }
-    assert config["selection"] == {"tolerance": 0.002, "overfit_threshold": 0.02}
+    assert config["selection"] == {
+        "rule": "one_se", "tolerance": 0.002, "cost_order": ["params", "latency_ms_single"], "overfit_threshold": 0.02,
+    }
 
 
 def test_deep_merge_does_not_mutate_inputs():
@@ -77,6 +80,9 @@ BAD = [
     (lambda c: c.update(seeds=[]), ["seeds"]),
     (lambda c: c.update(validation_fraction=1.5), ["validation_fraction", "1.5"]),
     (lambda c: c.update(selection={"tolerance": -1}), ["selection.tolerance", "-1"]),
+    (lambda c: c.update(selection={"rule": "best"}), ["selection.rule", "'best'", "one_se"]),
+    (lambda c: c.update(selection={"cost_order": ["size"]}), ["selection.cost_order[0]", "'size'", "params"]),
+    (lambda c: c["source_study"].update(pick="exp9"), ["source_study.pick", "'exp9'"]),
     (lambda c: c["experiments"][0].pop("description"), ["experiments[0]", "description"]),
     (lambda c: c["experiments"][0].update(early_stopping={"patient": 3}), ["early_stopping", "patient", "patience"]),
 ]

@@ -73,23 +73,31 @@ def test_numbers_agree_across_metrics_table_and_report(study):
     assert list(table.index) == [e["name"] for e in config["experiments"]]
     report = (results / "report.html").read_text()
     for name in table.index:
-        metrics = json.loads((results / "experiments" / name / "seed0" / "metrics.json").read_text())
-        for column in ("train_accuracy", "val_accuracy", "test_accuracy", "params", "train_seconds"):
-            assert table.loc[name, column] == pytest.approx(metrics[column], rel=1e-12)
-        assert table.loc[name, "generalization_gap"] == pytest.approx(metrics["train_accuracy"] - metrics["val_accuracy"])
+        runs = pd.DataFrame([
+            json.loads((results / "experiments" / name / f"seed{seed}" / "metrics.json").read_text())
+            for seed in config["seeds"]
+        ])
+        for column in ("train_accuracy", "val_accuracy", "test_accuracy", "params", "train_seconds",
+                       "latency_ms_single", "generalization_gap"):
+            assert table.loc[name, column] == pytest.approx(runs[column].mean(), rel=1e-12)
+        assert table.loc[name, "test_accuracy_sd"] == pytest.approx(runs["test_accuracy"].std(ddof=1))
         assert f">{name}</a>" in report
-        assert f"{metrics['val_accuracy'] * 100:.2f}%" in report
-        assert f"{metrics['test_accuracy'] * 100:.2f}%" in report
+        assert f"{runs['val_accuracy'].mean() * 100:.2f}%" in report
+        assert f"{runs['test_accuracy'].mean() * 100:.2f}%" in report
     selection = json.loads((results / "comparison" / "selection.json").read_text())
     assert selection["picked"] in table.index and bool(table.loc[selection["picked"], "recommended"])
-    assert f"Deploy <code>{selection['picked']}</code>" in report
+    assert f"We recommend {selection['picked']} (" in report
+    mcnemar = pd.read_csv(results / "comparison" / "mcnemar.csv")
+    assert sorted(mcnemar["experiment"]) == sorted(set(table.index) - {selection["picked"]})
+    for row in mcnemar.itertuples():
+        assert f"{row.p_holm:.3g}" in report
 
 
 def test_report_is_self_contained(study):
     report = (study[0] / "results" / "report.html").read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", report), "report references the network"
     assert "<script" not in report and "@import" not in report
-    assert report.count('src="data:image/png;base64,') == 3 * 5 + 3 + 3
+    assert report.count('src="data:image/png;base64,') == 3 * 5 + 3 + 8
 
 
 def test_rerun_has_nothing_to_do(study):
@@ -106,10 +114,11 @@ def test_editing_one_experiment_reruns_only_it_and_the_summary(study):
     edited["experiments"][1]["hidden_layers"] = [48]
     write_config(workdir, edited)
     try:
+        seeds = len(config["seeds"])
         plan = planned_jobs(snakemake(workdir, "--dry-run"))
-        assert plan == Counter({"train": 1, "model_report": 1, "aggregate": 1, "report": 1, "all": 1})
+        assert plan == Counter({"train": seeds, "model_report": 1, "aggregate": 1, "report": 1, "all": 1})
         plan = planned_jobs(snakemake(workdir, "--dry-run", "results/experiments/mlp_64x1/model_report.html"))
-        assert plan == Counter({"train": 1, "model_report": 1})
+        assert plan == Counter({"train": seeds, "model_report": 1})
     finally:
         write_config(workdir, config)
     assert "Nothing to be done" in snakemake(workdir, "--dry-run").stdout
@@ -142,7 +151,7 @@ def test_new_experiment_from_config_alone_reaches_table_and_report(study):
     write_config(workdir, extended)
     try:
         plan = planned_jobs(snakemake(workdir, "--dry-run"))
-        assert plan == Counter({"train": 1, "model_report": 1, "aggregate": 1, "report": 1, "all": 1})
+        assert plan == Counter({"train": len(config["seeds"]), "model_report": 1, "aggregate": 1, "report": 1, "all": 1})
         snakemake(workdir)
         table = pd.read_csv(workdir / "results" / "comparison.csv")
         assert "tanh_32x1" in set(table["experiment"])

@@ -27,7 +27,7 @@ def _train(args) -> None:
 def _aggregate(args) -> None:
     from mlpstudy.aggregate import aggregate
 
-    aggregate(json.loads(args.settings), args.runs, args.comparison, args.runs_table, args.selection, args.figures_dir)
+    aggregate(json.loads(args.settings), args.runs, args.dataset, args.summary, args.output_dir, args.comparison)
 
 
 def _report(args) -> None:
@@ -54,13 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("--threads", type=int, default=1, help="TF intra- and inter-op threads")
     command.set_defaults(handler=_train)
 
-    command = commands.add_parser("aggregate", help="comparison table, selection and comparison figures")
-    command.add_argument("--settings", required=True, help="JSON: experiments and selection settings")
-    command.add_argument("--runs", required=True, nargs="+", help="metrics.json of every run")
+    command = commands.add_parser("aggregate", help="comparison table, selection, statistics and figures")
+    command.add_argument("--settings", required=True, help="JSON: experiments, defaults and selection settings")
+    command.add_argument("--runs", required=True, nargs="+", help="metrics.json of every run (beside its other files)")
+    command.add_argument("--dataset", required=True, help="prepared split (.npz), for the labels")
+    command.add_argument("--summary", required=True, help="data summary (.json), for the class names")
+    command.add_argument("--output-dir", required=True, help="folder for runs.csv, selection.json, ... and figures/")
     command.add_argument("--comparison", required=True, help="output comparison.csv")
-    command.add_argument("--runs-table", required=True, help="output runs.csv (one row per run)")
-    command.add_argument("--selection", required=True, help="output selection.json")
-    command.add_argument("--figures-dir", required=True)
     command.set_defaults(handler=_aggregate)
 
     command = commands.add_parser("report", help="render the self-contained HTML report")

@@ -82,6 +82,11 @@ def _semantic_checks(config: dict) -> None:
                 "experiment names must be unique (ignoring case)"
             )
         seen_lower[name.lower()] = name
+    source = config.get("source_study")
+    if source and source["pick"] not in names:
+        raise ConfigError(
+            f"config key source_study.pick: {source['pick']!r} is not an experiment name; configured: {names}"
+        )
     for index, experiment in enumerate(config["experiments"]):
         optimizer = experiment["optimizer"]
         if optimizer["name"] == "adam" and optimizer["momentum"] != 0:

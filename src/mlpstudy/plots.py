@@ -225,19 +225,130 @@ def generalization_gap(table: pd.DataFrame, threshold: float, path):
     return save(figure, path)
 
 
-def accuracy_vs_params(table: pd.DataFrame, picked: str, path):
-    figure, axis = plt.subplots(figsize=(8, 5))
-    axis.scatter(table["params"], table["val_accuracy"] * 100, color="tab:blue")
-    for _, row in table.iterrows():
-        axis.annotate(row["experiment"], (row["params"], row["val_accuracy"] * 100), fontsize=7,
-                      textcoords="offset points", xytext=(4, 3))
-    chosen = table[table["experiment"] == picked]
-    axis.scatter(chosen["params"], chosen["val_accuracy"] * 100, s=180, facecolors="none", edgecolors="tab:red",
-                 linewidths=2, label=f"recommended: {picked}")
-    axis.set_xscale("log")
-    axis.set_xlabel("trainable parameters (log scale)")
-    axis.set_ylabel("validation accuracy (%)")
-    axis.set_title("Accuracy against model size")
+COST_AXIS = {
+    "params": ("trainable parameters (log scale)", True),
+    "model_bytes": ("size on disk, bytes (log scale)", True),
+    "latency_ms_single": ("latency per image, ms", False),
+    "latency_ms_per_1000": ("latency per 1,000 images, ms", False),
+    "seconds_per_epoch": ("training seconds per epoch", False),
+}
+
+
+def pareto_front(costs, accuracies) -> np.ndarray:
+    """Indices of the points no other point beats on both cost (lower) and accuracy (higher), by cost."""
+    order = np.lexsort((-np.asarray(accuracies), np.asarray(costs)))
+    front, best = [], -np.inf
+    for index in order:
+        if accuracies[index] > best:
+            front.append(index)
+            best = accuracies[index]
+    return np.asarray(front, dtype=int)
+
+
+def accuracy_vs_cost(table: pd.DataFrame, picked: str, cost: str, path):
+    """Mean validation accuracy (with its 95% CI) against cost; the Pareto front and the pick marked."""
+    figure, axis = plt.subplots(figsize=(9, 5.5))
+    x, y = table[cost].to_numpy(float), table["val_accuracy"].to_numpy(float) * 100
+    low = (table["val_accuracy"] - table["val_accuracy_ci_low"]).fillna(0).to_numpy() * 100
+    high = (table["val_accuracy_ci_high"] - table["val_accuracy"]).fillna(0).to_numpy() * 100
+    axis.errorbar(x, y, yerr=[low, high], fmt="o", color="tab:blue", ecolor="tab:gray", capsize=2, label="experiment (95% CI)")
+    front = pareto_front(x, y)
+    axis.plot(x[front], y[front], color="tab:green", linestyle="--", label="Pareto front")
+    for (_, row), xi, yi in zip(table.iterrows(), x, y):
+        axis.annotate(row["experiment"], (xi, yi), fontsize=7, textcoords="offset points", xytext=(4, 3))
+    chosen = table["experiment"].to_numpy() == picked
+    axis.scatter(x[chosen], y[chosen], s=220, facecolors="none", edgecolors="tab:red", linewidths=2,
+                 label=f"recommended: {picked}", zorder=5)
+    label, log = COST_AXIS[cost]
+    if log:
+        axis.set_xscale("log")
+    axis.set_xlabel(label)
+    axis.set_ylabel("validation accuracy, % (mean over seeds)")
+    axis.set_title("Accuracy against cost")
+    axis.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    return save(figure, path)
+
+
+def confidence_forest(table: pd.DataFrame, picked: str, path):
+    """Mean validation and test accuracy with 95% t-intervals across seeds, one row per experiment."""
+    ordered = table.sort_values("val_accuracy")
+    figure, axis = plt.subplots(figsize=(9, 0.42 * len(ordered) + 1.6))
+    positions = np.arange(len(ordered))
+    for offset, part, color in ((-0.15, "val", "tab:orange"), (0.15, "test", "tab:blue")):
+        mean = ordered[f"{part}_accuracy"].to_numpy() * 100
+        low = (ordered[f"{part}_accuracy"] - ordered[f"{part}_accuracy_ci_low"]).fillna(0).to_numpy() * 100
+        high = (ordered[f"{part}_accuracy_ci_high"] - ordered[f"{part}_accuracy"]).fillna(0).to_numpy() * 100
+        axis.errorbar(mean, positions + offset, xerr=[low, high], fmt="o", color=color, capsize=3,
+                      label={"val": "validation", "test": "test"}[part])
+    labels = [f"{name}  (recommended)" if name == picked else name for name in ordered["experiment"]]
+    axis.set_yticks(positions, labels)
+    axis.set_xlabel("accuracy, % (mean over seeds, 95% t-interval)")
+    axis.set_title("Accuracy with 95% confidence intervals across seeds")
     axis.legend(loc="lower right")
+    figure.tight_layout()
+    return save(figure, path)
+
+
+def probability_best(best_table: pd.DataFrame, picked: str, path):
+    ordered = best_table.sort_values("p_best")
+    figure, axis = plt.subplots(figsize=(8, 0.35 * len(ordered) + 1.5))
+    colors = ["tab:red" if name == picked else "tab:blue" for name in ordered["experiment"]]
+    axis.barh(ordered["experiment"], ordered["p_best"] * 100, color=colors)
+    axis.set_xlabel("% of bootstrap draws (validation images and seeds) in which it is the most accurate")
+    axis.set_title("How stable is 'best on validation'? (red: recommended)")
+    axis.set_xlim(0, 100)
+    figure.tight_layout()
+    return save(figure, path)
+
+
+def per_class_comparison(per_class: dict[str, list[float]], class_names, path):
+    table = pd.DataFrame(per_class, index=list(class_names)).rename_axis("class").reset_index()
+    long = table.melt(id_vars="class", var_name="experiment", value_name="accuracy")
+    long["accuracy"] *= 100
+    figure, axis = plt.subplots(figsize=(9, 4))
+    sns.barplot(data=long, x="class", y="accuracy", hue="experiment", ax=axis)
+    axis.set_ylim(max(0, long["accuracy"].min() - 3), 100)
+    axis.set_ylabel("test accuracy per class, % (seed ensemble)")
+    axis.set_title("Per-class accuracy: recommended vs most accurate")
+    axis.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    return save(figure, path)
+
+
+def learning_curve_bands(histories: dict[str, list[pd.DataFrame]], path):
+    """Validation accuracy per epoch: mean across seeds with a min-max band, one colour per experiment."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for (name, runs), color in zip(histories.items(), sns.color_palette("tab10")):
+        for axis, column in zip(axes, ("val_accuracy", "val_loss")):
+            frame = pd.concat([run.set_index("epoch")[column] for run in runs], axis=1)
+            axis.plot(frame.index, frame.mean(axis=1), color=color, marker="o", markersize=3, label=name)
+            axis.fill_between(frame.index, frame.min(axis=1), frame.max(axis=1), color=color, alpha=0.2)
+    for axis, title in zip(axes, ("Validation accuracy", "Validation loss")):
+        axis.set_xlabel("epoch")
+        axis.set_title(f"{title} (band: range over seeds)")
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    return save(figure, path)
+
+
+def error_examples(images, labels, predictions, all_wrong, only_pick_wrong, class_names, picked: str, path,
+                   count: int = 10):
+    """Test images that every experiment gets wrong, and those only the recommended model gets wrong."""
+    figure, axes = plt.subplots(2, count, figsize=(count * 1.1, 3.2))
+    for row, (indices, title) in enumerate((
+        (all_wrong, f"wrong for every experiment ({len(all_wrong)})"),
+        (only_pick_wrong, f"wrong only for {picked} ({len(only_pick_wrong)})"),
+    )):
+        for column in range(count):
+            axis = axes[row, column]
+            axis.axis("off")
+            if column < len(indices):
+                index = indices[column]
+                axis.imshow(images[index], cmap="binary")
+                axis.set_title(f"{class_names[labels[index]]}→{class_names[predictions[index]]}", fontsize=8)
+        axes[row, 0].text(-0.1, 1.35, title, transform=axes[row, 0].transAxes, fontsize=10, ha="left")
+    figure.suptitle("Cross-model error analysis on the test set (true→predicted by the recommended model; seed ensembles)",
+                    fontsize=10)
     figure.tight_layout()
     return save(figure, path)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import base64
+import math
 import importlib.metadata
 import platform
 from pathlib import Path
 
 import jinja2
-import pandas as pd
 import yaml
 
-from mlpstudy.aggregate import COMPARISON_FIGURES
+from mlpstudy.aggregate import COMPARISON_FIGURES, read_comparison
 from mlpstudy.io import read_json, write_text
+from mlpstudy.summary import executive_summary, reproduction_verdict
 
 PACKAGES = ["tensorflow-cpu", "keras", "numpy", "pandas", "snakemake", "papermill", "matplotlib", "seaborn", "jinja2"]
 MODEL_FIGURES = {
@@ -48,32 +49,10 @@ def points(value: float, digits: int = 2) -> str:
     return f"{value * 100:.{digits}f} pp"
 
 
-def recommendation(table: pd.DataFrame, selection: dict, item: str) -> dict:
-    """The facts the manager's summary states, all taken from the comparison table and selection."""
-    rows = table.set_index("experiment")
-    pick = rows.loc[selection["picked"]]
-    best = rows.loc[selection["best_validation"]]
-    largest = rows["params"].idxmax()
-    return {
-        "pick": selection["picked"],
-        "pick_row": pick,
-        "best": selection["best_validation"],
-        "best_row": best,
-        "pick_is_best": selection["picked"] == selection["best_validation"],
-        "val_deficit": best["val_accuracy"] - pick["val_accuracy"],
-        "param_ratio": best["params"] / pick["params"],
-        "largest": largest,
-        "largest_row": rows.loc[largest],
-        "errors_per_10000": round((1 - pick["test_accuracy"]) * 10000),
-        "item": item,
-    }
-
-
 def render_report(settings: dict, results_dir: str | Path, output: str | Path) -> None:
     results = Path(results_dir)
-    table = pd.read_csv(results / "comparison.csv")
-    table["label"] = table["label"].fillna("")
-    selection = read_json(results / "comparison" / "selection.json")
+    comparison = read_comparison(results)
+    table, selection, facts = comparison["table"], comparison["selection"], comparison["facts"]
     data_summary = read_json(results / "data" / "dataset.json")
     experiments = []
     for row in table.to_dict("records"):
@@ -83,6 +62,8 @@ def render_report(settings: dict, results_dir: str | Path, output: str | Path) -
             "notebook_link": f"experiments/{row['experiment']}/model_report.html",
             "figures": {title: embed_png(folder / "figures" / f"{key}.png") for key, title in MODEL_FIGURES.items()},
         })
+    source = settings.get("source_study")
+    figures = results / "comparison" / "figures"
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("mlpstudy", "templates"),
         autoescape=True,
@@ -90,17 +71,26 @@ def render_report(settings: dict, results_dir: str | Path, output: str | Path) -
     )
     environment.filters["percent"] = percent
     environment.filters["points"] = points
+    environment.tests["nan"] = lambda value: isinstance(value, float) and math.isnan(value)
+    rows = table.set_index("experiment", drop=False)
     html = environment.get_template("report.html.j2").render(
         table=table.to_dict("records"),
+        pick=rows.loc[selection["picked"]].to_dict(),
+        most_accurate=rows.loc[facts["most_accurate"]].to_dict(),
         experiments=experiments,
         selection=selection,
-        summary=recommendation(table, selection, data_summary["item"]),
+        facts=facts,
+        summary=executive_summary(
+            table, comparison["runs"], selection, comparison["mcnemar"], comparison["probability_best"], facts,
+            data_summary["item"],
+        ),
+        mcnemar=comparison["mcnemar"].to_dict("records"),
+        probability_best=comparison["probability_best"].sort_values("p_best", ascending=False).to_dict("records"),
+        source=source,
+        reproduction=table.dropna(subset=["published_test_accuracy"]).to_dict("records") if source else [],
+        reproduction_verdict=reproduction_verdict(table, selection, comparison["mcnemar"], source) if source else "",
         data=data_summary,
-        comparison_figures={
-            "Accuracy by width and depth": embed_png(results / "comparison" / "figures" / COMPARISON_FIGURES["width_depth"]),
-            "Generalization gap": embed_png(results / "comparison" / "figures" / COMPARISON_FIGURES["gap"]),
-            "Accuracy against model size": embed_png(results / "comparison" / "figures" / COMPARISON_FIGURES["params"]),
-        },
+        figures={key: embed_png(figures / name) for key, name in COMPARISON_FIGURES.items()},
         data_figures={title: embed_png(results / "data" / "figures" / f"{key}.png") for key, title in DATA_FIGURES.items()},
         settings=settings,
         config_yaml=yaml.safe_dump(settings, sort_keys=False),

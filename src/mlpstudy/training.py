@@ -51,6 +51,25 @@ def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(probabilities, axis=1) == labels))
 
 
+def measure_latency(model, images: np.ndarray, repeats: int = 30) -> dict:
+    """Median inference time, from repeated timings after a warm-up: one batch of 1,000 images, and one image."""
+    import tensorflow as tf
+
+    predict = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    batch = tf.constant(np.resize(images, (1000, images.shape[1])))
+    single = tf.constant(images[:1])
+    timings = {}
+    for key, inputs in (("latency_ms_per_1000", batch), ("latency_ms_single", single)):
+        predict(inputs)  # trace and warm up
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            predict(inputs).numpy()
+            samples.append((time.perf_counter() - start) * 1000)
+        timings[key] = float(np.median(samples))
+    return timings
+
+
 def _epoch_logger(epochs: int):
     import keras
 
@@ -146,6 +165,7 @@ def train_run(spec: dict, seed: int, dataset_path: str | Path, run_dir: str | Pa
         metrics[f"{part}_accuracy"] = accuracy(probabilities[part], labels)
         metrics[f"{part}_loss"] = cross_entropy(probabilities[part], labels)
     metrics["generalization_gap"] = metrics["train_accuracy"] - metrics["val_accuracy"]
+    metrics.update(measure_latency(model, data.x_test))
 
     run_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(run_dir / RUN_FILES["model"]) as tmp:

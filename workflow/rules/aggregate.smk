@@ -1,19 +1,22 @@
 rule aggregate:
     input:
-        all_metrics(),
+        metrics=all_run_files("metrics.json"),
+        histories=all_run_files("history.csv"),
+        predictions=all_run_files("predictions.npz"),
+        dataset=rules.prepare_data.output.dataset,
+        summary=rules.prepare_data.output.summary,
     output:
         comparison="results/comparison.csv",
-        runs="results/comparison/runs.csv",
-        selection="results/comparison/selection.json",
+        tables=expand("results/comparison/{name}", name=COMPARISON_FILES.values()),
         figures=expand("results/comparison/figures/{figure}", figure=COMPARISON_FIGURES.values()),
     params:
         settings=aggregate_settings(),
-        figures_dir=figures_dir,
+        output_dir=parent_of("tables"),
     conda:
         ENVIRONMENT
     log:
         "logs/aggregate/aggregate.log",
     shell:
-        "python -m mlpstudy aggregate --settings {params.settings:q} --runs {input}"
-        " --comparison {output.comparison} --runs-table {output.runs} --selection {output.selection}"
-        " --figures-dir {params.figures_dir} 2> {log}"
+        "python -m mlpstudy aggregate --settings {params.settings:q} --runs {input.metrics}"
+        " --dataset {input.dataset} --summary {input.summary}"
+        " --output-dir {params.output_dir} --comparison {output.comparison} 2> {log}"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from mlpstudy.aggregate import COMPARISON_FIGURES
+from mlpstudy.aggregate import COMPARISON_FIGURES, COMPARISON_FILES
 from mlpstudy.config import ConfigError, load_schema, validate_config
 
 REPO = Path(workflow.basedir)
@@ -44,8 +44,13 @@ def data_settings():
     return as_json({key: config[key] for key in DATA_SETTINGS})
 
 
-def figures_dir(wildcards, output):
-    return str(Path(output.figures[0]).parent)
+def parent_of(key):
+    """A params function: the folder of the first file of output `key` (figures, tables, ...)."""
+
+    def folder(wildcards, output):
+        return str(Path(output[key][0]).parent)
+
+    return folder
 
 
 def experiment_spec(wildcards):
@@ -72,12 +77,12 @@ def model_report_parameters(wildcards, output):
         "label": experiment.get("label", ""),
         "description": experiment["description"],
         "run_dirs": [str(Path(path).parent) for path in run_files("metrics.json", wildcards.experiment)],
-        "figures_dir": figures_dir(wildcards, output),
+        "figures_dir": parent_of("figures")(wildcards, output),
     })
 
 
-def all_metrics():
-    return [path for name in EXPERIMENTS for path in run_files("metrics.json", name)]
+def all_run_files(name):
+    return [path for experiment in EXPERIMENTS for path in run_files(name, experiment)]
 
 
 def aggregate_settings():

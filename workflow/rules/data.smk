@@ -25,7 +25,7 @@ rule data_overview:
         html="results/data/data_overview.html",
         figures=expand("results/data/figures/{figure}.png", figure=DATA_FIGURES),
     params:
-        figures_dir=figures_dir,
+        figures_dir=parent_of("figures"),
     conda:
         ENVIRONMENT
     log:

@@ -1,0 +1,105 @@
+"""The executive summary and the reproduction verdict, as sentences generated from the results files."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+
+def pct(value: float, digits: int = 2) -> str:
+    return f"{value * 100:.{digits}f}%"
+
+
+def pp(value: float, digits: int = 2) -> str:
+    return f"{value * 100:.{digits}f} pp"
+
+
+def accuracy_with_interval(row, runs: pd.DataFrame, part: str = "test") -> str:
+    """'97.62% (95% CI 97.50–97.74% across 3 seeds)', or the Wilson interval of a single run."""
+    mean = row[f"{part}_accuracy"]
+    if row["n_seeds"] > 1 and not math.isnan(row[f"{part}_accuracy_ci_low"]):
+        return (f"{pct(mean)} (95% CI {pct(row[f'{part}_accuracy_ci_low'])}–{pct(row[f'{part}_accuracy_ci_high'])} "
+                f"across {row['n_seeds']} seeds)")
+    single = runs[runs["experiment"] == row["experiment"]].iloc[0]
+    return (f"{pct(mean)} (95% Wilson interval {pct(single[f'{part}_accuracy_wilson_low'])}–"
+            f"{pct(single[f'{part}_accuracy_wilson_high'])} for its single run)")
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.1f}x" if b else "n/a"
+
+
+def executive_summary(table: pd.DataFrame, runs: pd.DataFrame, selection: dict, mcnemar: pd.DataFrame,
+                      probability_best: pd.DataFrame, facts: dict, item: str) -> list[str]:
+    rows = table.set_index("experiment", drop=False)
+    pick = rows.loc[selection["picked"]]
+    most = rows.loc[facts["most_accurate"]]
+    sentences = [
+        f"We recommend {pick['experiment']} ({pick['description'].rstrip('.')}): it reads "
+        f"{accuracy_with_interval(pick, runs)} of {facts['n_test']:,} test {item}s correctly."
+    ]
+    if most["experiment"] == pick["experiment"]:
+        sentences.append("It is also the most accurate model on the test set.")
+        largest = rows.loc[rows["params"].idxmax()]
+        comparator = None if largest["experiment"] == pick["experiment"] else largest
+        comparator_role = "the largest model"
+    else:
+        test = mcnemar.set_index("experiment").loc[most["experiment"]]
+        verdict = "statistically significant" if test["significant"] else "not statistically significant"
+        sentences.append(
+            f"The most accurate model, {most['experiment']}, reads {accuracy_with_interval(most, runs)}; the "
+            f"{pp(most['test_accuracy'] - pick['test_accuracy'])} difference is {verdict} (exact McNemar test on "
+            f"seed-ensemble predictions, Holm-adjusted p = {test['p_holm']:.3g})."
+        )
+        comparator, comparator_role = most, "the most accurate model"
+    if comparator is not None:
+        sentences.append(
+            f"Against {comparator_role} it has {_ratio(comparator['params'], pick['params'])} fewer parameters "
+            f"({pick['params']:,} vs {comparator['params']:,}), is {pick['model_bytes'] / 1e6:.2f} MB instead of "
+            f"{comparator['model_bytes'] / 1e6:.2f} MB on disk, answers one image in {pick['latency_ms_single']:.2f} ms "
+            f"instead of {comparator['latency_ms_single']:.2f} ms, and trains in {pick['train_seconds']:.0f} s instead "
+            f"of {comparator['train_seconds']:.0f} s."
+        )
+    best_val = probability_best.set_index("experiment").loc[selection["best_validation"], "p_best"]
+    gap_words = "above" if selection["picked_overfits"] else "below"
+    sentences.append(
+        f"Risks: its train–validation gap is {pp(pick['generalization_gap'])}, {gap_words} the "
+        f"{pp(selection['overfit_threshold'], 1)} over-fitting flag; the best model on validation, "
+        f"{selection['best_validation']}, comes out best in {best_val * 100:.0f}% of bootstrap resamples of "
+        "validation images and seeds."
+    )
+    alternatives = {rule: name for rule, name in facts["alternatives"].items() if name != pick["experiment"]}
+    if alternatives:
+        changes = "; ".join(f"the {rule.replace('_', '-')} rule would pick {name}" for rule, name in alternatives.items())
+        sentences.append(f"What would change the decision: {changes}.")
+    elif most["experiment"] != pick["experiment"]:
+        sentences.append(
+            f"What would change the decision: if {pp(most['test_accuracy'] - pick['test_accuracy'])} more accuracy is "
+            f"worth {_ratio(most['params'], pick['params'])} the parameters, deploy {most['experiment']} instead."
+        )
+    else:
+        sentences.append("Both selection rules (one standard error, fixed tolerance) give the same pick.")
+    return sentences
+
+
+def reproduction_verdict(table: pd.DataFrame, selection: dict, mcnemar: pd.DataFrame, source: dict) -> str:
+    """One sentence: does our evidence support the source study's pick?"""
+    rows = table.set_index("experiment", drop=False)
+    theirs = rows.loc[source["pick"]]
+    published = table.dropna(subset=["published_test_accuracy"])
+    gap_rank = int((published["generalization_gap"] < theirs["generalization_gap"]).sum()) + 1
+    below_best = rows["val_accuracy"].max() - theirs["val_accuracy"]
+    if source["pick"] == selection["picked"]:
+        return (f"Our evidence supports the source study's pick, {source['pick']}: our decision rule picks it too "
+                f"(its gap ranks {gap_rank} of {len(published)} among the source's experiments).")
+    tied = source["pick"] in selection["candidates"]
+    test = mcnemar.set_index("experiment").loc[source["pick"]]
+    return (
+        f"Our evidence {'partly supports' if tied else 'does not support'} the source study's pick, "
+        f"{source['pick']} (chosen for {source['reason']}): its mean validation accuracy is {pp(below_best)} below "
+        f"the best, {'within' if tied else 'outside'} our selection margin of {pp(selection['margin'], 3)}; against our pick "
+        f"{selection['picked']} the test difference is {'significant' if test['significant'] else 'not significant'} "
+        f"(Holm-adjusted McNemar p = {test['p_holm']:.3g}); and its train–validation gap ranks {gap_rank} of "
+        f"{len(published)} among the source's experiments."
+    )
