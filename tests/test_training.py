@@ -73,3 +73,26 @@ def test_run_outputs_are_complete_and_consistent(dataset, tmp_path):
     model = keras.models.load_model(run / "model.keras")
     reloaded = model.predict(load_prepared(dataset).x_test, verbose=0)
     assert np.allclose(reloaded, probabilities, atol=1e-6)
+
+
+def test_fast_training_gives_bitwise_the_weights_of_a_plain_keras_fit(dataset):
+    """The speed-ups (steps per execution, large validation batches) must not change the arithmetic."""
+    import keras
+
+    from mlpstudy.data import load_prepared
+    from mlpstudy.models import build_model
+    from mlpstudy.training import compile_and_fit
+
+    data = load_prepared(dataset)
+    spec = {**SPEC, "early_stopping": {**SPEC["early_stopping"], "enabled": False}, "epochs": 2, "dropout": 0.0,
+            "batch_size": 50, "optimizer": {"name": "rmsprop", "learning_rate": 0.001, "momentum": 0.0}}
+    weights, histories = [], []
+    for fast in (True, False):
+        keras.utils.set_random_seed(3)
+        model = build_model(spec)
+        histories.append(compile_and_fit(model, spec, data, fast=fast).history)
+        weights.append([w.numpy() for w in model.weights])
+        keras.backend.clear_session()
+    assert all(np.array_equal(a, b) for a, b in zip(*weights))
+    assert histories[0]["loss"] == histories[1]["loss"] and histories[0]["accuracy"] == histories[1]["accuracy"]
+    assert histories[0]["val_accuracy"] == pytest.approx(histories[1]["val_accuracy"], abs=1e-6)

@@ -161,3 +161,22 @@ def test_new_experiment_from_config_alone_reaches_table_and_report(study):
         assert old_metrics.stat().st_mtime_ns == old_mtime, "an unchanged experiment was retrained"
     finally:
         write_config(workdir, config)
+
+
+def test_changing_the_selection_rule_changes_pick_and_summary_without_retraining(study):
+    workdir, config = study
+    before = json.loads((workdir / "results" / "comparison" / "selection.json").read_text())["picked"]
+    # A tolerance that ties every experiment: the cheapest (fewest parameters) must win.
+    relaxed = {**json.loads(json.dumps(config)), "selection": {"rule": "tolerance", "tolerance": 1.0}}
+    write_config(workdir, relaxed)
+    try:
+        plan = planned_jobs(snakemake(workdir, "--dry-run"))
+        assert plan == Counter({"aggregate": 1, "report": 1, "all": 1})
+        snakemake(workdir)
+        selection = json.loads((workdir / "results" / "comparison" / "selection.json").read_text())
+        report = (workdir / "results" / "report.html").read_text()
+    finally:
+        write_config(workdir, config)
+    assert selection["picked"] == "softmax_regression" != before
+    assert "We recommend softmax_regression (" in report
+    assert "within 100 percentage points of the best" in report

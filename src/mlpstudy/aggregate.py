@@ -12,6 +12,7 @@ from mlpstudy import plots
 from mlpstudy.config import architecture_label, regularization_label
 from mlpstudy.evaluation import load_run, per_class_accuracy
 from mlpstudy.io import atomic_path, read_json, write_json
+from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES
 from mlpstudy.selection import select_model
 from mlpstudy.stats import bootstrap_best, holm, mcnemar_exact, t_interval, wilson_interval
 
@@ -20,24 +21,6 @@ MEAN_COLUMNS = [
     "train_loss", "val_loss", "test_loss", "generalization_gap", "train_seconds", "seconds_per_epoch",
     "latency_ms_single", "latency_ms_per_1000",
 ]
-COMPARISON_FIGURES = {
-    "width_depth": "accuracy_by_width_depth.png",
-    "gap": "generalization_gap.png",
-    "pareto": "accuracy_vs_cost.png",
-    "forest": "confidence_intervals.png",
-    "probability_best": "probability_best.png",
-    "per_class": "per_class_accuracy.png",
-    "learning_curves": "learning_curves_pick_vs_most_accurate.png",
-    "errors": "error_analysis.png",
-}
-# Files of results/comparison/ besides the figures.
-COMPARISON_FILES = {
-    "runs": "runs.csv",
-    "selection": "selection.json",
-    "mcnemar": "mcnemar.csv",
-    "probability_best": "probability_best.csv",
-    "facts": "facts.json",
-}
 SIGNIFICANCE = 0.05
 BOOTSTRAP_DRAWS = 2000
 MCNEMAR_COLUMNS = [

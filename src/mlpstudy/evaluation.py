@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from mlpstudy.io import read_json
-from mlpstudy.training import RUN_FILES
+from mlpstudy.layout import RUN_FILES
 
 
 @dataclass

@@ -9,23 +9,15 @@ import platform
 from pathlib import Path
 
 import jinja2
+import pandas as pd
 import yaml
 
-from mlpstudy.aggregate import COMPARISON_FIGURES, read_comparison
+from mlpstudy.aggregate import read_comparison
 from mlpstudy.io import read_json, write_text
+from mlpstudy.layout import COMPARISON_FIGURES, DATA_FIGURES, MODEL_FIGURES
 from mlpstudy.summary import executive_summary, reproduction_verdict
 
 PACKAGES = ["tensorflow-cpu", "keras", "numpy", "pandas", "snakemake", "papermill", "matplotlib", "seaborn", "jinja2"]
-MODEL_FIGURES = {
-    "learning_curves": "Learning curves",
-    "confusion_matrix": "Confusion matrix (test set)",
-    "misclassified": "Misclassified test images",
-    "confused_pair": "Most-confused pair",
-    "uncertain_predictions": "Least certain predictions",
-}
-DATA_FIGURES = {"class_counts": "Images per class", "sample_grid": "Sample images", "mean_images": "Mean images"}
-
-
 def embed_png(path: str | Path) -> str:
     """A data URI, so the page needs no other file."""
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
@@ -39,6 +31,29 @@ def package_versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+STAGES = ["prepare_data", "train", "data_overview", "model_report", "aggregate"]
+
+
+def stage_timing(results: Path) -> list[dict]:
+    """Per stage: number of jobs, summed and median job seconds, and the largest peak memory, from the
+    benchmark files Snakemake wrote for every job."""
+    rows = []
+    for stage in STAGES:
+        paths = [results / "benchmarks" / f"{stage}.tsv", *sorted((results / "benchmarks" / stage).rglob("*.tsv"))]
+        frames = [pd.read_csv(path, sep="\t") for path in paths if path.is_file()]
+        if not frames:
+            continue
+        jobs = pd.concat(frames)
+        rows.append({
+            "stage": stage,
+            "jobs": len(jobs),
+            "total_seconds": float(jobs["s"].sum()),
+            "median_seconds": float(jobs["s"].median()),
+            "max_rss_mb": float(pd.to_numeric(jobs["max_rss"], errors="coerce").max()),
+        })
+    return rows
 
 
 def percent(value: float, digits: int = 2) -> str:
@@ -90,6 +105,7 @@ def render_report(settings: dict, results_dir: str | Path, output: str | Path) -
         reproduction=table.dropna(subset=["published_test_accuracy"]).to_dict("records") if source else [],
         reproduction_verdict=reproduction_verdict(table, selection, comparison["mcnemar"], source) if source else "",
         data=data_summary,
+        timing=stage_timing(results),
         figures={key: embed_png(figures / name) for key, name in COMPARISON_FIGURES.items()},
         data_figures={title: embed_png(results / "data" / "figures" / f"{key}.png") for key, title in DATA_FIGURES.items()},
         settings=settings,

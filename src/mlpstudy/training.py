@@ -12,6 +12,7 @@ import pandas as pd
 
 from mlpstudy.data import load_prepared
 from mlpstudy.io import atomic_path, write_json
+from mlpstudy.layout import RUN_FILES
 
 log = logging.getLogger("mlpstudy.training")
 
@@ -19,13 +20,6 @@ log = logging.getLogger("mlpstudy.training")
 STEPS_PER_EXECUTION = 100
 # Evaluation and prediction batch: no gradient, so larger batches only save overhead.
 EVAL_BATCH_SIZE = 2048
-
-RUN_FILES = {
-    "model": "model.keras",
-    "history": "history.csv",
-    "metrics": "metrics.json",
-    "predictions": "predictions.npz",
-}
 
 
 def configure_tensorflow(threads: int, seed: int) -> None:
@@ -91,12 +85,42 @@ def _epoch_logger(epochs: int):
     return EpochLog()
 
 
+def compile_and_fit(model, spec: dict, data, callbacks=(), fast: bool = True):
+    """Compile and fit `model` with the optimizer, batch size, epochs and shuffling that `spec` gives.
+
+    fast=True runs STEPS_PER_EXECUTION training steps per compiled call and validates in large batches;
+    fast=False is a plain Keras fit() with defaults, the reference that tests and the benchmark compare with.
+    Both do the same arithmetic on the same batches in the same order, so the trained weights are bitwise
+    identical (tests/test_training.py); only the validation metrics in the history are summed in a different
+    order (larger batches), which can change their last digits.
+    """
+    from mlpstudy.models import build_optimizer
+
+    model.compile(
+        optimizer=build_optimizer(spec["optimizer"]),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=STEPS_PER_EXECUTION if fast else 1,
+    )
+    return model.fit(
+        data.x_train,
+        data.y_train,
+        batch_size=spec["batch_size"],
+        epochs=spec["epochs"],
+        validation_data=(data.x_val, data.y_val),
+        validation_batch_size=EVAL_BATCH_SIZE if fast else None,
+        shuffle=True,
+        callbacks=list(callbacks),
+        verbose=0,
+    )
+
+
 def train_run(spec: dict, seed: int, dataset_path: str | Path, run_dir: str | Path, threads: int = 1) -> dict:
     """Train `spec` with `seed` on the prepared data; write RUN_FILES into `run_dir`; return the metrics."""
     configure_tensorflow(threads, seed)
     import keras
 
-    from mlpstudy.models import build_model, build_optimizer, count_trainable_params
+    from mlpstudy.models import build_model, count_trainable_params
 
     run_dir = Path(run_dir)
     data = load_prepared(dataset_path)
@@ -105,12 +129,6 @@ def train_run(spec: dict, seed: int, dataset_path: str | Path, run_dir: str | Pa
         spec["name"], seed, len(data.y_train), len(data.y_val), len(data.y_test), threads,
     )
     model = build_model(spec)
-    model.compile(
-        optimizer=build_optimizer(spec["optimizer"]),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        steps_per_execution=STEPS_PER_EXECUTION,
-    )
     callbacks = [epoch_log := _epoch_logger(spec["epochs"])]
     stopping = spec["early_stopping"]
     if stopping["enabled"]:
@@ -123,17 +141,7 @@ def train_run(spec: dict, seed: int, dataset_path: str | Path, run_dir: str | Pa
             )
         )
     start = time.perf_counter()
-    history = model.fit(
-        data.x_train,
-        data.y_train,
-        batch_size=spec["batch_size"],
-        epochs=spec["epochs"],
-        validation_data=(data.x_val, data.y_val),
-        validation_batch_size=EVAL_BATCH_SIZE,
-        shuffle=True,
-        callbacks=callbacks,
-        verbose=0,
-    )
+    history = compile_and_fit(model, spec, data, callbacks)
     train_seconds = time.perf_counter() - start
 
     probabilities = {

@@ -16,6 +16,8 @@ rule aggregate:
         ENVIRONMENT
     log:
         "logs/aggregate/aggregate.log",
+    benchmark:
+        "results/benchmarks/aggregate.tsv"
     shell:
         "python -m mlpstudy aggregate --settings {params.settings:q} --runs {input.metrics}"
         " --dataset {input.dataset} --summary {input.summary}"

@@ -4,8 +4,8 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from mlpstudy.aggregate import COMPARISON_FIGURES, COMPARISON_FILES
 from mlpstudy.config import ConfigError, load_schema, validate_config
+from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES, DATA_FIGURES, MODEL_FIGURES
 
 REPO = Path(workflow.basedir)
 NOTEBOOKS = REPO / "notebooks"
@@ -22,8 +22,6 @@ except ConfigError as error:
 EXPERIMENTS = {experiment["name"]: experiment for experiment in config["experiments"]}
 SEEDS = config["seeds"]
 DATA_SETTINGS = ("dataset", "data_path", "train_images", "test_images", "validation_fraction", "split_seed")
-MODEL_FIGURES = ["learning_curves", "confusion_matrix", "misclassified", "confused_pair", "uncertain_predictions"]
-DATA_FIGURES = ["class_counts", "sample_grid", "mean_images"]
 
 
 wildcard_constraints:
@@ -87,6 +85,17 @@ def all_run_files(name):
 
 def aggregate_settings():
     return as_json({key: config[key] for key in ("experiments", "defaults", "selection")})
+
+
+def stage_timings():
+    """Snakemake benchmark files of the stages that run before the report, for its timing table."""
+    return [
+        "results/benchmarks/prepare_data.tsv",
+        *expand("results/benchmarks/train/{experiment}/seed{seed}.tsv", experiment=EXPERIMENTS, seed=SEEDS),
+        "results/benchmarks/data_overview.tsv",
+        *expand("results/benchmarks/model_report/{experiment}.tsv", experiment=EXPERIMENTS),
+        "results/benchmarks/aggregate.tsv",
+    ]
 
 
 def final_outputs():

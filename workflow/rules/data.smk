@@ -10,6 +10,8 @@ rule prepare_data:
         ENVIRONMENT
     log:
         "logs/prepare_data/prepare_data.log",
+    benchmark:
+        "results/benchmarks/prepare_data.tsv"
     shell:
         "python -m mlpstudy prepare-data --settings {params.settings:q}"
         " --dataset {output.dataset} --summary {output.summary} 2> {log}"
@@ -31,6 +33,8 @@ rule data_overview:
     log:
         notebook="logs/data_overview/data_overview.ipynb",
         stderr="logs/data_overview/data_overview.log",
+    benchmark:
+        "results/benchmarks/data_overview.tsv"
     shell:
         "papermill {input.notebook:q} {log.notebook:q} -k python3 --log-output"
         " -p dataset_path {input.dataset:q} -p summary_path {input.summary:q} -p figures_dir {params.figures_dir:q}"

@@ -7,6 +7,7 @@ rule report:
         comparison=rules.aggregate.output,
         data_overview=rules.data_overview.output,
         template=REPORT_TEMPLATE,
+        stage_timings=stage_timings(),
     output:
         "results/report.html",
     params:
