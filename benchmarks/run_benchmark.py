@@ -1,7 +1,7 @@
 """Training speed and study wall time, measured side by side on this machine.
 
-    python benchmarks/run_benchmark.py --data-path ../shared/data/mnist.npz            # everything (~45 min)
-    python benchmarks/run_benchmark.py --data-path ../shared/data/mnist.npz --skip-study   # training only (~6 min)
+    python benchmarks/run_benchmark.py --data-path ../shared/data/mnist.npz            # everything
+    python benchmarks/run_benchmark.py --data-path ../shared/data/mnist.npz --skip-study   # training only
 
 Writes benchmarks/out/benchmark.json and benchmarks/out/benchmark.md and prints the table. Each measurement
 runs in a fresh process so that TensorFlow's thread pools are set before it initialises, as in a Snakemake job.
@@ -185,7 +185,7 @@ def main() -> int:
     parser.add_argument("--data-path", required=True, help="mnist.npz in the keras.datasets layout")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--skip-study", action="store_true", help="skip the two full-study runs (~40 min)")
+    parser.add_argument("--skip-study", action="store_true", help="skip the two full-study runs")
     args = parser.parse_args()
     data_path = str(Path(args.data_path).resolve())
     from mlpstudy.config import load_config

@@ -245,13 +245,18 @@ def pareto_front(costs, accuracies) -> np.ndarray:
     return np.asarray(front, dtype=int)
 
 
+def _interval_errors(table: pd.DataFrame, part: str) -> list[np.ndarray]:
+    """Lower and upper error-bar lengths (percent) of the 95% interval of `part` accuracy; 0 where undefined."""
+    mean = table[f"{part}_accuracy"]
+    return [((mean - table[f"{part}_accuracy_ci_low"]).fillna(0) * 100).to_numpy(),
+            ((table[f"{part}_accuracy_ci_high"] - mean).fillna(0) * 100).to_numpy()]
+
+
 def accuracy_vs_cost(table: pd.DataFrame, picked: str, cost: str, path):
     """Mean validation accuracy (with its 95% CI) against cost; the Pareto front and the pick marked."""
     figure, axis = plt.subplots(figsize=(9, 5.5))
     x, y = table[cost].to_numpy(float), table["val_accuracy"].to_numpy(float) * 100
-    low = (table["val_accuracy"] - table["val_accuracy_ci_low"]).fillna(0).to_numpy() * 100
-    high = (table["val_accuracy_ci_high"] - table["val_accuracy"]).fillna(0).to_numpy() * 100
-    axis.errorbar(x, y, yerr=[low, high], fmt="o", color="tab:blue", ecolor="tab:gray", capsize=2, label="experiment (95% CI)")
+    axis.errorbar(x, y, yerr=_interval_errors(table, "val"), fmt="o", color="tab:blue", ecolor="tab:gray", capsize=2, label="experiment (95% CI)")
     front = pareto_front(x, y)
     axis.plot(x[front], y[front], color="tab:green", linestyle="--", label="Pareto front")
     for (_, row), xi, yi in zip(table.iterrows(), x, y):
@@ -277,9 +282,7 @@ def confidence_forest(table: pd.DataFrame, picked: str, path):
     positions = np.arange(len(ordered))
     for offset, part, color in ((-0.15, "val", "tab:orange"), (0.15, "test", "tab:blue")):
         mean = ordered[f"{part}_accuracy"].to_numpy() * 100
-        low = (ordered[f"{part}_accuracy"] - ordered[f"{part}_accuracy_ci_low"]).fillna(0).to_numpy() * 100
-        high = (ordered[f"{part}_accuracy_ci_high"] - ordered[f"{part}_accuracy"]).fillna(0).to_numpy() * 100
-        axis.errorbar(mean, positions + offset, xerr=[low, high], fmt="o", color=color, capsize=3,
+        axis.errorbar(mean, positions + offset, xerr=_interval_errors(ordered, part), fmt="o", color=color, capsize=3,
                       label={"val": "validation", "test": "test"}[part])
     labels = [f"{name}  (recommended)" if name == picked else name for name in ordered["experiment"]]
     axis.set_yticks(positions, labels)

@@ -15,7 +15,7 @@ import yaml
 from mlpstudy.aggregate import read_comparison
 from mlpstudy.io import read_json, write_text
 from mlpstudy.layout import COMPARISON_FIGURES, DATA_FIGURES, MODEL_FIGURES
-from mlpstudy.summary import executive_summary, reproduction_verdict
+from mlpstudy.summary import executive_summary, pct, pp, reproduction_verdict
 
 PACKAGES = ["tensorflow-cpu", "keras", "numpy", "pandas", "snakemake", "papermill", "matplotlib", "seaborn", "jinja2"]
 def embed_png(path: str | Path) -> str:
@@ -56,14 +56,6 @@ def stage_timing(results: Path) -> list[dict]:
     return rows
 
 
-def percent(value: float, digits: int = 2) -> str:
-    return f"{value * 100:.{digits}f}%"
-
-
-def points(value: float, digits: int = 2) -> str:
-    return f"{value * 100:.{digits}f} pp"
-
-
 def render_report(settings: dict, results_dir: str | Path, output: str | Path) -> None:
     results = Path(results_dir)
     comparison = read_comparison(results)
@@ -84,8 +76,8 @@ def render_report(settings: dict, results_dir: str | Path, output: str | Path) -
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    environment.filters["percent"] = percent
-    environment.filters["points"] = points
+    environment.filters["percent"] = pct
+    environment.filters["points"] = pp
     environment.tests["nan"] = lambda value: isinstance(value, float) and math.isnan(value)
     rows = table.set_index("experiment", drop=False)
     html = environment.get_template("report.html.j2").render(
