@@ -1,7 +1,10 @@
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -22,3 +25,31 @@ def schema() -> dict:
     from mlpstudy.config import load_schema
 
     return load_schema(SCHEMA)
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the workflow in `workdir` on its config.yaml; `env` adds environment variables."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+         "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args],
+        capture_output=True, text=True, env=env,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+    return result
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+@pytest.fixture(scope="session")
+def study(tmp_path_factory, mnist_path):
+    """The smoke study run locally once per session: (its folder, its config)."""
+    workdir = tmp_path_factory.mktemp("study")
+    config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    config["data_path"] = str(mnist_path)
+    write_config(workdir, config)
+    snakemake(workdir)
+    return workdir, config

@@ -1,10 +1,9 @@
 """End to end: the real Snakemake workflow on the smoke config, in a temporary directory."""
 
 import json
-import os
 import re
 import subprocess
-import sys
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -12,40 +11,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import snakemake, write_config
 
 pytestmark = pytest.mark.e2e
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-         "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args],
-        capture_output=True, text=True, env=env,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
-    return result
 
 
 def planned_jobs(result: subprocess.CompletedProcess) -> Counter:
     """Rule name -> number of jobs in a dry run's plan."""
     return Counter(re.findall(r"^(?:local)?rule (\w+):$", result.stdout + result.stderr, flags=re.MULTILINE))
-
-
-def write_config(workdir: Path, config: dict) -> None:
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-
-
-@pytest.fixture(scope="module")
-def study(tmp_path_factory, mnist_path):
-    workdir = tmp_path_factory.mktemp("study")
-    config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
-    config["data_path"] = str(mnist_path)
-    write_config(workdir, config)
-    snakemake(workdir)
-    return workdir, config
 
 
 def test_every_output_is_written(study):
@@ -98,6 +71,23 @@ def test_report_is_self_contained(study):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", report), "report references the network"
     assert "<script" not in report and "@import" not in report
     assert report.count('src="data:image/png;base64,') == 3 * 5 + 3 + 8
+
+
+def test_snakemake_report_holds_every_figure_and_our_report(study):
+    workdir, config = study
+    archive = workdir / "snakemake_report.zip"
+    snakemake(workdir, "--report", str(archive))
+    with zipfile.ZipFile(archive) as bundle:
+        names = [Path(name).name for name in bundle.namelist()]
+        index = bundle.read(f"{archive.stem}/report.html").decode()
+    figures = sorted(p.name for p in (workdir / "results").rglob("figures/*.png"))
+    assert sorted(name for name in names if name.endswith(".png")) == figures
+    assert names.count("model_report.html") == len(config["experiments"])
+    assert {"report.html", "comparison.csv", "mcnemar.csv"} <= set(names)
+    for category in ("Data", "Experiments", "Comparison", "Recommendation"):
+        assert category in index
+    for experiment in config["experiments"]:
+        assert experiment["name"] in index
 
 
 def test_rerun_has_nothing_to_do(study):

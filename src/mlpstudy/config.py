@@ -158,3 +158,13 @@ def architecture_label(spec: dict) -> str:
     if not spec["hidden_layers"]:
         return "none (softmax regression)"
     return "-".join(str(units) for units in spec["hidden_layers"])
+
+
+def report_labels(spec: dict) -> dict[str, str]:
+    """The labels under which `snakemake --report` lists an experiment's files."""
+    return {
+        "width": architecture_label(spec),
+        "depth": str(len(spec["hidden_layers"])),
+        "activation": spec["activation"] if spec["hidden_layers"] else "none",
+        "regularization": regularization_label(spec),
+    }

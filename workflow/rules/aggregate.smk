@@ -6,9 +6,11 @@ rule aggregate:
         dataset=rules.prepare_data.output.dataset,
         summary=rules.prepare_data.output.summary,
     output:
-        comparison="results/comparison.csv",
-        tables=expand("results/comparison/{name}", name=COMPARISON_FILES.values()),
-        figures=expand("results/comparison/figures/{figure}", figure=COMPARISON_FIGURES.values()),
+        comparison=in_report("results/comparison.csv", "comparison/comparison", "Comparison"),
+        tables=[comparison_output(f"results/comparison/{name}", key) for key, name in COMPARISON_FILES.items()],
+        figures=[
+            comparison_output(f"results/comparison/figures/{name}", key) for key, name in COMPARISON_FIGURES.items()
+        ],
     params:
         settings=aggregate_settings(),
         output_dir=parent_of("tables"),

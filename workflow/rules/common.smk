@@ -4,7 +4,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from mlpstudy.config import ConfigError, load_schema, validate_config
+from mlpstudy.config import ConfigError, load_schema, report_labels, validate_config
 from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES, DATA_FIGURES, MODEL_FIGURES
 
 REPO = Path(workflow.basedir)
@@ -12,6 +12,7 @@ NOTEBOOKS = REPO / "notebooks"
 REPORT_TEMPLATE = REPO / "src" / "mlpstudy" / "templates" / "report.html.j2"
 # One environment for every step: they all run the mlpstudy package.
 ENVIRONMENT = str(REPO / "environment.yml")
+CAPTIONS = REPO / "workflow" / "report"
 
 # Validate before any job starts; the message names the key, the value and what is allowed.
 try:
@@ -31,6 +32,31 @@ wildcard_constraints:
 
 def as_json(data):
     return json.dumps(data, sort_keys=True)
+
+
+def in_report(path, caption, category, **placement):
+    """Mark `path` for `snakemake --report`, captioned by workflow/report/<caption>.rst."""
+    return report(path, caption=str(CAPTIONS / f"{caption}.rst"), category=category, **placement)
+
+
+def experiment_labels(item):
+    """A labels function for an experiment's file in `snakemake --report`: what it shows and what the net is."""
+
+    def labels(wildcards):
+        return {"figure": item, **report_labels(EXPERIMENTS[wildcards.experiment])}
+
+    return labels
+
+
+# Where the comparison's outputs appear in `snakemake --report`; facts.json only feeds our own report.
+RECOMMENDATION_EVIDENCE = {"selection", "pareto", "forest"}
+
+
+def comparison_output(path, key):
+    if key == "facts":
+        return path
+    category = "Recommendation" if key in RECOMMENDATION_EVIDENCE else "Comparison"
+    return in_report(path, f"comparison/{key}", category, labels={"table" if path.endswith((".csv", ".json")) else "figure": key.replace("_", " ")})
 
 
 def data_source():

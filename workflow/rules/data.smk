@@ -25,7 +25,10 @@ rule data_overview:
     output:
         notebook="results/data/data_overview.ipynb",
         html="results/data/data_overview.html",
-        figures=expand("results/data/figures/{figure}.png", figure=DATA_FIGURES),
+        figures=[
+            in_report(f"results/data/figures/{figure}.png", f"data/{figure}", "Data", labels={"figure": title})
+            for figure, title in DATA_FIGURES.items()
+        ],
     params:
         figures_dir=parent_of("figures"),
     conda:

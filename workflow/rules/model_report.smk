@@ -6,8 +6,23 @@ rule model_report:
         summary=rules.prepare_data.output.summary,
     output:
         notebook="results/experiments/{experiment}/model_report.ipynb",
-        html="results/experiments/{experiment}/model_report.html",
-        figures=expand("results/experiments/{{experiment}}/figures/{figure}.png", figure=MODEL_FIGURES),
+        html=in_report(
+            "results/experiments/{experiment}/model_report.html",
+            "experiment/model_report",
+            "Experiments",
+            subcategory="{experiment}",
+            labels=experiment_labels("Model report notebook"),
+        ),
+        figures=[
+            in_report(
+                f"results/experiments/{{experiment}}/figures/{figure}.png",
+                f"experiment/{figure}",
+                "Experiments",
+                subcategory="{experiment}",
+                labels=experiment_labels(title),
+            )
+            for figure, title in MODEL_FIGURES.items()
+        ],
     params:
         parameters=model_report_parameters,
     conda:

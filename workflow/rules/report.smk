@@ -9,7 +9,7 @@ rule report:
         template=REPORT_TEMPLATE,
         stage_timings=stage_timings(),
     output:
-        "results/report.html",
+        in_report("results/report.html", "report", "Recommendation", labels={"report": "mlpstudy report"}),
     params:
         settings=as_json(config),
     conda:
