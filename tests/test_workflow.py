@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from conftest import snakemake, write_config
+from mlpstudy.layout import MODEL_FIGURES
 
 pytestmark = pytest.mark.e2e
 
@@ -30,6 +31,7 @@ def test_every_output_is_written(study):
             assert (folder / "seed0" / name).stat().st_size > 0
         for name in ("model_report.ipynb", "model_report.html"):
             assert (folder / name).stat().st_size > 0
+        assert (folder / "model_report.html").read_text().count('src="data:image/png;base64,') == len(MODEL_FIGURES)
         assert len(list((folder / "figures").glob("*.png"))) == 5
         assert "epoch 1/1" in (workdir / "logs" / "train" / experiment["name"] / "seed0.log").read_text()
     for name in ("report.html", "comparison.csv", "data/data_overview.html", "comparison/selection.json"):

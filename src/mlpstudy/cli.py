@@ -36,6 +36,12 @@ def _report(args) -> None:
     render_report(json.loads(args.settings), args.results_dir, args.output)
 
 
+def _render_notebook(args) -> None:
+    from mlpstudy.notebooks import render_notebook
+
+    render_notebook(args.notebook, json.loads(args.parameters), args.executed, args.output_notebook, args.output_html)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mlpstudy", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -69,11 +75,25 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("--output", required=True)
     command.set_defaults(handler=_report)
 
+    command = commands.add_parser("render-notebook", help="execute a notebook with papermill and render it as HTML")
+    command.add_argument("--notebook", required=True, help="the papermill notebook to run")
+    command.add_argument("--parameters", required=True, help="JSON: the notebook's parameters")
+    command.add_argument("--executed", required=True, help="where papermill writes as it runs (the job's log)")
+    command.add_argument("--output-notebook", required=True)
+    command.add_argument("--output-html", required=True)
+    command.set_defaults(handler=_render_notebook)
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    args.handler(args)
+    from mlpstudy.notebooks import NotebookFailed
+
+    try:
+        args.handler(args)
+    except NotebookFailed as failure:  # the message says where to look; a traceback would only bury it
+        logging.getLogger("mlpstudy").error("%s", failure)
+        return 1
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Figures. Each function draws one figure, saves it as PNG at `path` and returns it for display."""
+"""Figures. Each function draws one figure, saves it as PNG at `path` and returns that path (notebooks show it
+with IPython.display.Image, so the page shows exactly the file the study report embeds)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ DPI = 110
 sns.set_theme(style="whitegrid", context="notebook")
 
 
-def save(figure, path: str | Path):
+def save(figure, path: str | Path) -> str:
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=DPI, bbox_inches="tight", format="png")
-    return figure
+    plt.close(figure)
+    return str(path)
 
 
 def _image_axes(axes):

@@ -94,9 +94,18 @@ def experiment_runs(wildcards):
     }
 
 
-def model_report_parameters(wildcards, output):
+def notebook_inputs(input):
+    return {"dataset_path": input.dataset, "summary_path": input.summary}
+
+
+def data_overview_parameters(wildcards, input, output):
+    return as_json({**notebook_inputs(input), "figures_dir": parent_of("figures")(wildcards, output)})
+
+
+def model_report_parameters(wildcards, input, output):
     experiment = EXPERIMENTS[wildcards.experiment]
     return as_json({
+        **notebook_inputs(input),
         "experiment": experiment["name"],
         "label": experiment.get("label", ""),
         "description": experiment["description"],

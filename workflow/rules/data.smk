@@ -30,7 +30,7 @@ rule data_overview:
             for figure, title in DATA_FIGURES.items()
         ],
     params:
-        figures_dir=parent_of("figures"),
+        parameters=data_overview_parameters,
     conda:
         ENVIRONMENT
     log:
@@ -39,9 +39,5 @@ rule data_overview:
     benchmark:
         "results/benchmarks/data_overview.tsv"
     shell:
-        "papermill {input.notebook:q} {log.notebook:q} -k python3 --log-output"
-        " -p dataset_path {input.dataset:q} -p summary_path {input.summary:q} -p figures_dir {params.figures_dir:q}"
-        " 2> {log.stderr}"
-        " && cp {log.notebook:q} {output.notebook:q}"
-        " && jupyter nbconvert --to html --stdout {output.notebook:q} > {output.html:q}.partial 2>> {log.stderr}"
-        " && mv {output.html:q}.partial {output.html:q}"
+        "python -m mlpstudy render-notebook --notebook {input.notebook:q} --parameters {params.parameters:q}"
+        " --executed {log.notebook:q} --output-notebook {output.notebook:q} --output-html {output.html:q} 2> {log.stderr}"

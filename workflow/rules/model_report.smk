@@ -33,9 +33,5 @@ rule model_report:
     benchmark:
         "results/benchmarks/model_report/{experiment}.tsv"
     shell:
-        "papermill {input.notebook:q} {log.notebook:q} -k python3 --log-output -y {params.parameters:q}"
-        " -p dataset_path {input.dataset:q} -p summary_path {input.summary:q}"
-        " 2> {log.stderr}"
-        " && cp {log.notebook:q} {output.notebook:q}"
-        " && jupyter nbconvert --to html --stdout {output.notebook:q} > {output.html:q}.partial 2>> {log.stderr}"
-        " && mv {output.html:q}.partial {output.html:q}"
+        "python -m mlpstudy render-notebook --notebook {input.notebook:q} --parameters {params.parameters:q}"
+        " --executed {log.notebook:q} --output-notebook {output.notebook:q} --output-html {output.html:q} 2> {log.stderr}"

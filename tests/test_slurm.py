@@ -1,0 +1,141 @@
+"""The smoke study through profiles/slurm on a real one-node SLURM cluster, compared with the local run.
+
+Needs root and Debian's slurm-wlm and munge (.ci/run installs them). Elsewhere the test is skipped with the
+reason, unless MLPSTUDY_REQUIRE_SLURM=1 (set by .ci/run) turns the skip into a failure.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO, snakemake, write_config
+
+pytestmark = pytest.mark.e2e
+
+# The plugin's job step drops SLURM_CONF before calling srun, so the cluster's config must sit where every
+# Slurm command looks by default. The test writes it there only if no real cluster config is present.
+SLURM_CONF = Path("/etc/slurm/slurm.conf")
+MARKER = "# one-node test cluster of mlpstudy's tests/test_slurm.py\n"
+DAEMONS = ["/usr/sbin/munged", "/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/bin/sbatch"]
+# Metrics that depend only on the arithmetic; times and latencies differ between any two runs.
+DETERMINISTIC = ["params", "epochs", "best_epoch", "train_accuracy", "train_loss", "val_accuracy", "val_loss",
+                 "test_accuracy", "test_loss", "generalization_gap"]
+
+
+def unavailable(reason: str):
+    if os.environ.get("MLPSTUDY_REQUIRE_SLURM") == "1":
+        pytest.fail(f"SLURM is required here but {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def slurm_conf(folder: Path) -> str:
+    host = socket.gethostname()
+    memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20 // 2
+    return MARKER + f"""\
+ClusterName=mlpstudy-test
+SlurmctldHost={host}
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+SlurmctldPort={free_port()}
+SlurmdPort={free_port()}
+StateSaveLocation={folder}/state
+SlurmdSpoolDir={folder}/spool
+SlurmctldPidFile={folder}/slurmctld.pid
+SlurmdPidFile={folder}/slurmd.pid
+SlurmctldLogFile={folder}/slurmctld.log
+SlurmdLogFile={folder}/slurmd.log
+# A container has no cgroup or accounting daemons to lean on.
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU_Memory
+ReturnToService=2
+NodeName={host} CPUs={os.cpu_count()} RealMemory={memory_mb} State=UNKNOWN
+PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+"""
+
+
+def start_munge() -> None:
+    if subprocess.run(["munge", "-n"], capture_output=True).returncode == 0:
+        return  # already running
+    Path("/run/munge").mkdir(parents=True, exist_ok=True)
+    shutil.chown("/run/munge", "munge", "munge")
+    subprocess.run(["runuser", "-u", "munge", "--", "/usr/sbin/munged"], check=True)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A one-node SLURM cluster on this machine, for the duration of the module."""
+    missing = [path for path in DAEMONS if not Path(path).exists()]
+    if missing:
+        unavailable(f"{', '.join(missing)} not installed (apt-get install slurm-wlm munge)")
+    if os.geteuid() != 0:
+        unavailable("starting slurmd needs root")
+    folder = tmp_path_factory.mktemp("slurm")
+    for name in ("state", "spool"):
+        (folder / name).mkdir()
+    if SLURM_CONF.exists() and not SLURM_CONF.read_text().startswith(MARKER):
+        unavailable(f"{SLURM_CONF} belongs to a real cluster; not overwriting it")
+    SLURM_CONF.write_text(slurm_conf(folder))
+    start_munge()
+    for daemon in ("slurmctld", "slurmd"):
+        subprocess.run([f"/usr/sbin/{daemon}"], check=True)
+    try:
+        for _ in range(60):
+            state = subprocess.run(["sinfo", "--noheader", "-o", "%t"], capture_output=True, text=True)
+            if state.stdout.strip() == "idle":
+                break
+            time.sleep(0.5)
+        else:
+            logs = "\n".join((folder / f"{d}.log").read_text()[-2000:] for d in ("slurmctld", "slurmd") if (folder / f"{d}.log").exists())
+            pytest.fail(f"the SLURM node did not come up: sinfo says {state.stdout!r} {state.stderr!r}\n{logs}")
+        yield folder
+    finally:
+        for daemon in ("slurmd", "slurmctld"):
+            pid_file = folder / f"{daemon}.pid"
+            if pid_file.exists():
+                subprocess.run(["kill", pid_file.read_text().strip()])
+        SLURM_CONF.unlink()
+
+
+def test_smoke_study_on_slurm_matches_the_local_run(cluster, study, tmp_path):
+    local, config = study
+    write_config(tmp_path, config)
+    snakemake(
+        tmp_path,
+        "--workflow-profile", str(REPO / "profiles" / "slurm"),
+        # This cluster keeps no accounting database: ask squeue for job states, submit without an account.
+        "--slurm-status-command", "squeue", "--slurm-no-account", "--slurm-init-seconds-before-status-checks", "2",
+    )
+    submitted = (cluster / "slurmctld.log").read_text().count("_slurm_rpc_submit_batch_job: JobId=")
+    # prepare_data and data_overview; per experiment its runs and its model page; aggregate and report
+    jobs = 2 + len(config["experiments"]) * (len(config["seeds"]) + 1) + 2
+    assert submitted == jobs, "every job but `all` should have gone through sbatch"
+    for experiment in config["experiments"]:
+        for seed in config["seeds"]:
+            run = Path("results") / "experiments" / experiment["name"] / f"seed{seed}"
+            on_slurm = json.loads((tmp_path / run / "metrics.json").read_text())
+            on_this_machine = json.loads((local / run / "metrics.json").read_text())
+            assert {k: on_slurm[k] for k in DETERMINISTIC} == {k: on_this_machine[k] for k in DETERMINISTIC}
+            with np.load(tmp_path / run / "predictions.npz") as a, np.load(local / run / "predictions.npz") as b:
+                for key in a.files:
+                    np.testing.assert_array_equal(a[key], b[key])
+    for name in ("selection.json", "mcnemar.csv", "probability_best.csv"):
+        assert (tmp_path / "results" / "comparison" / name).read_text() == (local / "results" / "comparison" / name).read_text()
+    assert (tmp_path / "results" / "report.html").stat().st_size > 0
