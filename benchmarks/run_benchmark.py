@@ -122,8 +122,11 @@ def threads_benchmark(config: dict, dataset: Path, epochs: int) -> dict:
             for threads in (1, 2)}
 
 
-def study_benchmark(data_path: str, cores: int) -> dict:
-    """Wall time of the full default study from scratch, then of a no-op rerun; peak memory per training job."""
+def study_benchmark(data_path: str, cores: int, keep: bool) -> dict:
+    """Wall time of the full default study from scratch, then of a no-op rerun; peak memory per training job;
+    job seconds per stage."""
+    from mlpstudy.report import stage_timing
+
     workdir = Path(tempfile.mkdtemp(prefix=f"mlpstudy-study-{cores}-"))
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
                "--configfile", str(REPO / "config" / "config.yaml"), "--config", f"data_path={data_path}",
@@ -139,9 +142,12 @@ def study_benchmark(data_path: str, cores: int) -> dict:
         noop.append(time.perf_counter() - start)
     rss = [float(line.split("\t")[2]) for path in (workdir / "results" / "benchmarks" / "train").rglob("*.tsv")
            for line in path.read_text().splitlines()[1:]]
-    shutil.rmtree(workdir)
+    stages = stage_timing(workdir / "results")
+    if not keep:
+        shutil.rmtree(workdir)
     return {"cores": cores, "wall_seconds": full, "noop_seconds": statistics.median(noop),
-            "peak_rss_mb_max": max(rss), "peak_rss_mb_median": statistics.median(rss)}
+            "peak_rss_mb_max": max(rss), "peak_rss_mb_median": statistics.median(rss), "stages": stages,
+            "folder": str(workdir) if keep else None}
 
 
 def cpu_model() -> str:
@@ -175,7 +181,9 @@ def markdown(report: dict) -> str:
         lines.append(
             f"Full default study with --cores {study['cores']}: {study['wall_seconds'] / 60:.1f} min; no-op rerun "
             f"{study['noop_seconds']:.2f} s; peak memory per training job {study['peak_rss_mb_max']:.0f} MB "
-            f"(median {study['peak_rss_mb_median']:.0f} MB)."
+            f"(median {study['peak_rss_mb_median']:.0f} MB). Job seconds per stage: "
+            + ", ".join(f"{row['stage']} {row['total_seconds']:.0f} s ({row['jobs']} jobs)" for row in study["stages"])
+            + "."
         )
     return "\n".join(lines) + "\n"
 
@@ -186,6 +194,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--skip-study", action="store_true", help="skip the two full-study runs")
+    parser.add_argument("--keep-study", action="store_true", help="keep the study folders (their paths go in the JSON)")
     args = parser.parse_args()
     data_path = str(Path(args.data_path).resolve())
     from mlpstudy.config import load_config
@@ -206,7 +215,7 @@ def main() -> int:
         report["training"] = training_benchmark(config, dataset, args.repeats, args.epochs)
         report["threads_s_per_epoch"] = {str(k): v for k, v in threads_benchmark(config, dataset, args.epochs).items()}
     if not args.skip_study:
-        report["study"] = [study_benchmark(data_path, cores) for cores in (2, 4)]
+        report["study"] = [study_benchmark(data_path, cores, args.keep_study) for cores in (2, 4)]
     (OUT / "benchmark.json").write_text(json.dumps(report, indent=2) + "\n")
     table = markdown(report)
     (OUT / "benchmark.md").write_text(table)

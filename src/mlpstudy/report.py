@@ -51,6 +51,7 @@ def stage_timing(results: Path) -> list[dict]:
             "jobs": len(jobs),
             "total_seconds": float(jobs["s"].sum()),
             "median_seconds": float(jobs["s"].median()),
+            "cpu_seconds": float(pd.to_numeric(jobs["cpu_time"], errors="coerce").sum()),
             "max_rss_mb": float(pd.to_numeric(jobs["max_rss"], errors="coerce").max()),
         })
     return rows
