@@ -3,7 +3,10 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The default study, unless a study config is given with --configfile: that one replaces it rather than
+# being merged into it (Snakemake's configfile directive would merge, leaking the default's experiments).
+if not workflow.config_settings.configfiles:
+    workflow.configfile("config/config.yaml")
 
 
 report: "workflow/report/workflow.rst"

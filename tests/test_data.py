@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from mlpstudy.data import DATASETS, DataError, check_arrays, load_prepared, prepare, read_source, split_indices
+from mlpstudy.data import (
+    DATASETS, DataError, check_arrays, load_prepared, prepare, read_source, split_indices, to_inputs,
+)
 from mlpstudy.io import read_json
 
 MNIST = DATASETS["mnist"]
@@ -90,3 +92,29 @@ def test_prepare_subsets_splits_and_scales(tmp_path, mnist_path, arrays):
     assert splits.x_train.shape == (750, 784) and splits.x_train.dtype == np.float32
     assert 0.0 <= splits.x_test.min() and splits.x_test.max() == 1.0
     assert np.array_equal(splits.y_test, arrays["y_test"][:300])
+
+
+def test_l2_normalize_makes_every_image_a_unit_vector(tmp_path, mnist_path, arrays):
+    config = {
+        "dataset": "mnist", "data_path": str(mnist_path), "train_images": 500, "test_images": 200,
+        "validation_fraction": 0.2, "split_seed": 0, "preprocessing": "l2_normalize",
+    }
+    assert prepare(config, tmp_path / "dataset.npz", tmp_path / "dataset.json")["preprocessing"] == "l2_normalize"
+    splits = load_prepared(tmp_path / "dataset.npz")
+    for part in (splits.x_train, splits.x_val, splits.x_test):
+        np.testing.assert_allclose(np.linalg.norm(part, axis=1), 1.0, rtol=1e-5)
+    # Same direction as the scaled image: only the length changes.
+    first = arrays["x_test"][0].reshape(-1).astype(np.float64)
+    np.testing.assert_allclose(splits.x_test[0], first / np.linalg.norm(first), rtol=1e-5)
+    assert to_inputs(np.zeros((1, 28, 28), np.uint8), "l2_normalize").max() == 0.0
+
+
+def test_fashion_mnist_passes_every_check_and_names_its_classes(mnist_path):
+    path = mnist_path.parent / "fashion-mnist.npz"
+    if not path.is_file():
+        pytest.fail(f"{path} not found beside mnist.npz")
+    info = DATASETS["fashion_mnist"]
+    check_arrays(read_source("fashion_mnist", str(path)), info)
+    assert len(info.class_names) == 10 and info.class_names[9] == "Ankle boot" and info.item == "clothing item"
+    with pytest.raises(DataError, match="do not match the published SHA-256"):
+        check_arrays(read_source("mnist", str(mnist_path)), info)

@@ -113,3 +113,11 @@ def test_reproduction_verdict_when_we_agree():
     rows = table([{**SMALL, "published_test_accuracy": 0.97}, {**BIG, "published_test_accuracy": 0.98}])
     sentence = reproduction_verdict(rows, selection("small", "big"), mcnemar([]), {"pick": "small", "reason": "x"})
     assert sentence.startswith("Our evidence supports the source study's pick, small")
+
+
+def test_reproduction_verdict_when_the_source_picked_nothing():
+    rows = table([{**SMALL, "published_test_accuracy": 0.97}, {**BIG, "published_test_accuracy": 0.98}])
+    sentence = reproduction_verdict(rows, selection("big", "big"), mcnemar([]),
+                                    {"pick": None, "reason": "it compared activations only"})
+    assert sentence == ("The source study recommended no model (it compared activations only); on our evidence the "
+                        "decision rule picks big.")

@@ -83,7 +83,7 @@ def _semantic_checks(config: dict) -> None:
             )
         seen_lower[name.lower()] = name
     source = config.get("source_study")
-    if source and source["pick"] not in names:
+    if source and source["pick"] is not None and source["pick"] not in names:
         raise ConfigError(
             f"config key source_study.pick: {source['pick']!r} is not an experiment name; configured: {names}"
         )
@@ -118,6 +118,9 @@ def validate_config(config: dict, schema: dict) -> dict:
         resolved.get("selection", {}),
     )
     resolved["experiments"] = [deep_merge(base, experiment) for experiment in config["experiments"]]
+    if resolved["max_epochs"]:
+        for experiment in resolved["experiments"]:
+            experiment["epochs"] = min(experiment["epochs"], resolved["max_epochs"])
     _semantic_checks(resolved)
     return resolved
 

@@ -42,7 +42,23 @@ DATASETS = {
             "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
         },
     ),
+    "fashion_mnist": DatasetInfo(
+        key="fashion_mnist",
+        title="Fashion-MNIST clothing images",
+        item="clothing item",
+        class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                     "Ankle boot"),
+        n_train=60000,
+        n_test=10000,
+        sha256={
+            "x_train": "2e487a6c89124f78f2d7521542223cafe96f7123c3ca13d447772ac6ecbb3012",
+            "y_train": "657fbd221bfc9f4198cc14b5619cc33ec57c58dd0e47af4d99d6650759e869a7",
+            "x_test": "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a",
+            "y_test": "3d0e6c6ea990b53b6f8f500a41cac93881d981b315f84578b7d915342ade01e9",
+        },
+    ),
 }
+PREPROCESSING = ("scale", "l2_normalize")
 
 
 class DataError(RuntimeError):
@@ -80,7 +96,7 @@ def read_source(dataset: str, data_path: str | None) -> dict[str, np.ndarray]:
             ) from error
     import keras
 
-    loader = {"mnist": keras.datasets.mnist}[dataset]
+    loader = {"mnist": keras.datasets.mnist, "fashion_mnist": keras.datasets.fashion_mnist}[dataset]
     try:
         (x_train, y_train), (x_test, y_test) = loader.load_data()
     except Exception as error:
@@ -131,6 +147,9 @@ def split_indices(n_images: int, validation_fraction: float, split_seed: int) ->
 def prepare(config: dict, dataset_path: str | Path, summary_path: str | Path) -> dict:
     """Read and check the source data, subset and split it, and write the prepared arrays and a summary."""
     info = DATASETS[config["dataset"]]
+    preprocessing = config.get("preprocessing", "scale")
+    if preprocessing not in PREPROCESSING:
+        raise DataError(f"preprocessing {preprocessing!r} is not one of {PREPROCESSING}")
     arrays = read_source(info.key, config.get("data_path"))
     checksums = check_arrays(arrays, info)
     n_train = config.get("train_images") or info.n_train
@@ -146,6 +165,8 @@ def prepare(config: dict, dataset_path: str | Path, summary_path: str | Path) ->
         "y_test": arrays["y_test"][:n_test],
         "train_index": train_index,
         "val_index": val_index,
+        # Stored with the images so that every consumer of the split applies the same preprocessing.
+        "preprocessing": np.array(preprocessing),
     }
     with atomic_path(dataset_path) as tmp:
         with open(tmp, "wb") as handle:
@@ -163,6 +184,7 @@ def prepare(config: dict, dataset_path: str | Path, summary_path: str | Path) ->
         "train_images_used": int(n_train),
         "validation_fraction": config["validation_fraction"],
         "split_seed": config["split_seed"],
+        "preprocessing": preprocessing,
         "n_train": int(len(train_index)),
         "n_val": int(len(val_index)),
         "n_test": int(n_test),
@@ -186,19 +208,27 @@ class Splits:
     y_test: np.ndarray
 
 
-def scale(images: np.ndarray) -> np.ndarray:
-    """uint8 (n, 28, 28) -> float32 (n, 784) in [0, 1]."""
-    return images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0)
+def to_inputs(images: np.ndarray, preprocessing: str = "scale") -> np.ndarray:
+    """uint8 (n, 28, 28) -> float32 (n, 784): divided by 255 ("scale"), or each image divided by its
+    Euclidean norm ("l2_normalize"; an all-black image stays zero)."""
+    flat = images.reshape(len(images), -1).astype(np.float32)
+    if preprocessing == "scale":
+        return flat / np.float32(255.0)
+    if preprocessing == "l2_normalize":
+        norms = np.linalg.norm(flat, axis=1, keepdims=True)
+        return flat / np.maximum(norms, np.float32(1e-12))
+    raise ValueError(f"preprocessing {preprocessing!r} is not one of {PREPROCESSING}")
 
 
 def load_prepared(dataset_path: str | Path) -> Splits:
     with np.load(dataset_path) as npz:
+        preprocessing = str(npz["preprocessing"])
         return Splits(
-            x_train=scale(npz["x_train"]),
+            x_train=to_inputs(npz["x_train"], preprocessing),
             y_train=npz["y_train"].astype(np.int64),
-            x_val=scale(npz["x_val"]),
+            x_val=to_inputs(npz["x_val"], preprocessing),
             y_val=npz["y_val"].astype(np.int64),
-            x_test=scale(npz["x_test"]),
+            x_test=to_inputs(npz["x_test"], preprocessing),
             y_test=npz["y_test"].astype(np.int64),
         )
 

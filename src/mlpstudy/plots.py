@@ -26,6 +26,11 @@ def save(figure, path: str | Path) -> str:
     return str(path)
 
 
+def _short(class_names) -> bool:
+    """Digit-like names fit beside each other; clothing names ("T-shirt/top") need rotation or a new line."""
+    return max(len(str(name)) for name in class_names) <= 2
+
+
 def _image_axes(axes):
     for axis in np.atleast_1d(axes).ravel():
         axis.set_xticks([])
@@ -65,6 +70,9 @@ def confusion_heatmap(matrix: np.ndarray, class_names, title: str, path):
     )
     axis.set_xlabel("predicted class")
     axis.set_ylabel("true class")
+    if not _short(class_names):
+        axis.tick_params(axis="x", labelrotation=45)
+        plt.setp(axis.get_xticklabels(), ha="right", rotation_mode="anchor")
     axis.set_title(title)
     figure.tight_layout()
     return save(figure, path)
@@ -144,7 +152,7 @@ def probability_bars(images, probabilities, labels, indices_by_kind: dict[str, n
                 colors[predicted] = "tab:red"
             bar_axis.bar(positions, probabilities[index], color=colors)
             bar_axis.set_ylim(0, 1)
-            bar_axis.set_xticks(positions, class_names, fontsize=7, rotation=90 if len(class_names[0]) > 2 else 0)
+            bar_axis.set_xticks(positions, class_names, fontsize=7, rotation=0 if _short(class_names) else 90)
             bar_axis.tick_params(axis="y", labelsize=7)
     figure.suptitle(title + "  (green: true class, red: wrong prediction)")
     figure.tight_layout()
@@ -340,7 +348,8 @@ def learning_curve_bands(histories: dict[str, list[pd.DataFrame]], path):
 def error_examples(images, labels, predictions, all_wrong, only_pick_wrong, class_names, picked: str, path,
                    count: int = 10):
     """Test images that every experiment gets wrong, and those only the recommended model gets wrong."""
-    figure, axes = plt.subplots(2, count, figsize=(count * 1.1, 3.2))
+    arrow = "→" if _short(class_names) else "\n→ "
+    figure, axes = plt.subplots(2, count, figsize=(count * 1.1, 3.2 if _short(class_names) else 3.6))
     for row, (indices, title) in enumerate((
         (all_wrong, f"wrong for every experiment ({len(all_wrong)})"),
         (only_pick_wrong, f"wrong only for {picked} ({len(only_pick_wrong)})"),
@@ -351,7 +360,7 @@ def error_examples(images, labels, predictions, all_wrong, only_pick_wrong, clas
             if column < len(indices):
                 index = indices[column]
                 axis.imshow(images[index], cmap="binary")
-                axis.set_title(f"{class_names[labels[index]]}→{class_names[predictions[index]]}", fontsize=8)
+                axis.set_title(f"{class_names[labels[index]]}{arrow}{class_names[predictions[index]]}", fontsize=8)
         axes[row, 0].text(-0.1, 1.35, title, transform=axes[row, 0].transAxes, fontsize=10, ha="left")
     figure.suptitle("Cross-model error analysis on the test set (true→predicted by the recommended model; seed ensembles)",
                     fontsize=10)

@@ -85,6 +85,9 @@ def executive_summary(table: pd.DataFrame, runs: pd.DataFrame, selection: dict, 
 
 def reproduction_verdict(table: pd.DataFrame, selection: dict, mcnemar: pd.DataFrame, source: dict) -> str:
     """One sentence: does our evidence support the source study's pick?"""
+    if source["pick"] is None:
+        return (f"The source study recommended no model ({source['reason']}); on our evidence the decision rule "
+                f"picks {selection['picked']}.")
     rows = table.set_index("experiment", drop=False)
     theirs = rows.loc[source["pick"]]
     published = table.dropna(subset=["published_test_accuracy"])

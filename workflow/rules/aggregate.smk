@@ -6,10 +6,10 @@ rule aggregate:
         dataset=rules.prepare_data.output.dataset,
         summary=rules.prepare_data.output.summary,
     output:
-        comparison=in_report("results/comparison.csv", "comparison/comparison", "Comparison"),
-        tables=[comparison_output(f"results/comparison/{name}", key) for key, name in COMPARISON_FILES.items()],
+        comparison=in_report(study_path("results/comparison.csv"), "comparison/comparison", "Comparison"),
+        tables=[comparison_output(study_path(f"results/comparison/{name}"), key) for key, name in COMPARISON_FILES.items()],
         figures=[
-            comparison_output(f"results/comparison/figures/{name}", key) for key, name in COMPARISON_FIGURES.items()
+            comparison_output(study_path(f"results/comparison/figures/{name}"), key) for key, name in COMPARISON_FIGURES.items()
         ],
     params:
         settings=aggregate_settings(),
@@ -17,9 +17,9 @@ rule aggregate:
     conda:
         ENVIRONMENT
     log:
-        "logs/aggregate/aggregate.log",
+        study_path("logs/aggregate/aggregate.log"),
     benchmark:
-        "results/benchmarks/aggregate.tsv"
+        study_path("results/benchmarks/aggregate.tsv")
     shell:
         "python -m mlpstudy aggregate --settings {params.settings:q} --runs {input.metrics}"
         " --dataset {input.dataset} --summary {input.summary}"

@@ -1,4 +1,5 @@
 import json
+import os
 import re
 from pathlib import Path
 
@@ -21,13 +22,20 @@ except ConfigError as error:
     raise WorkflowError(f"Invalid configuration: {error}") from None
 
 EXPERIMENTS = {experiment["name"]: experiment for experiment in config["experiments"]}
+STUDY_DIR = config["study_dir"]
 SEEDS = config["seeds"]
-DATA_SETTINGS = ("dataset", "data_path", "train_images", "test_images", "validation_fraction", "split_seed")
+DATA_SETTINGS = ("dataset", "data_path", "train_images", "test_images", "validation_fraction", "split_seed",
+                 "preprocessing")
 
 
 wildcard_constraints:
     experiment="|".join(re.escape(name) for name in EXPERIMENTS),
     seed=r"\d+",
+
+
+def study_path(path):
+    """`path` inside this study's folder (config key study_dir), so that studies do not overwrite each other."""
+    return os.path.normpath(os.path.join(STUDY_DIR, path))
 
 
 def as_json(data):
@@ -83,7 +91,7 @@ def experiment_spec(wildcards):
 
 def run_files(name, experiment="{experiment}"):
     """One file of every seed's run of an experiment."""
-    return expand("results/experiments/{experiment}/seed{seed}/{name}", experiment=experiment, seed=SEEDS, name=name)
+    return expand(study_path("results/experiments/{experiment}/seed{seed}/{name}"), experiment=experiment, seed=SEEDS, name=name)
 
 
 def experiment_runs(wildcards):
@@ -125,13 +133,13 @@ def aggregate_settings():
 def stage_timings():
     """Snakemake benchmark files of the stages that run before the report, for its timing table."""
     return [
-        "results/benchmarks/prepare_data.tsv",
-        *expand("results/benchmarks/train/{experiment}/seed{seed}.tsv", experiment=EXPERIMENTS, seed=SEEDS),
-        "results/benchmarks/data_overview.tsv",
-        *expand("results/benchmarks/model_report/{experiment}.tsv", experiment=EXPERIMENTS),
-        "results/benchmarks/aggregate.tsv",
+        study_path("results/benchmarks/prepare_data.tsv"),
+        *expand(study_path("results/benchmarks/train/{experiment}/seed{seed}.tsv"), experiment=EXPERIMENTS, seed=SEEDS),
+        study_path("results/benchmarks/data_overview.tsv"),
+        *expand(study_path("results/benchmarks/model_report/{experiment}.tsv"), experiment=EXPERIMENTS),
+        study_path("results/benchmarks/aggregate.tsv"),
     ]
 
 
 def final_outputs():
-    return ["results/report.html"]
+    return [study_path("results/report.html")]

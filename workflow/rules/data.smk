@@ -2,16 +2,16 @@ rule prepare_data:
     input:
         data_source(),
     output:
-        dataset="results/data/dataset.npz",
-        summary="results/data/dataset.json",
+        dataset=study_path("results/data/dataset.npz"),
+        summary=study_path("results/data/dataset.json"),
     params:
         settings=data_settings(),
     conda:
         ENVIRONMENT
     log:
-        "logs/prepare_data/prepare_data.log",
+        study_path("logs/prepare_data/prepare_data.log"),
     benchmark:
-        "results/benchmarks/prepare_data.tsv"
+        study_path("results/benchmarks/prepare_data.tsv")
     shell:
         "python -m mlpstudy prepare-data --settings {params.settings:q}"
         " --dataset {output.dataset} --summary {output.summary} 2> {log}"
@@ -23,10 +23,10 @@ rule data_overview:
         dataset=rules.prepare_data.output.dataset,
         summary=rules.prepare_data.output.summary,
     output:
-        notebook="results/data/data_overview.ipynb",
-        html="results/data/data_overview.html",
+        notebook=study_path("results/data/data_overview.ipynb"),
+        html=study_path("results/data/data_overview.html"),
         figures=[
-            in_report(f"results/data/figures/{figure}.png", f"data/{figure}", "Data", labels={"figure": title})
+            in_report(study_path(f"results/data/figures/{figure}.png"), f"data/{figure}", "Data", labels={"figure": title})
             for figure, title in DATA_FIGURES.items()
         ],
     params:
@@ -34,10 +34,10 @@ rule data_overview:
     conda:
         ENVIRONMENT
     log:
-        notebook="logs/data_overview/data_overview.ipynb",
-        stderr="logs/data_overview/data_overview.log",
+        notebook=study_path("logs/data_overview/data_overview.ipynb"),
+        stderr=study_path("logs/data_overview/data_overview.log"),
     benchmark:
-        "results/benchmarks/data_overview.tsv"
+        study_path("results/benchmarks/data_overview.tsv")
     shell:
         "python -m mlpstudy render-notebook --notebook {input.notebook:q} --parameters {params.parameters:q}"
         " --executed {log.notebook:q} --output-notebook {output.notebook:q} --output-html {output.html:q} 2> {log.stderr}"

@@ -5,9 +5,9 @@ rule model_report:
         dataset=rules.prepare_data.output.dataset,
         summary=rules.prepare_data.output.summary,
     output:
-        notebook="results/experiments/{experiment}/model_report.ipynb",
+        notebook=study_path("results/experiments/{experiment}/model_report.ipynb"),
         html=in_report(
-            "results/experiments/{experiment}/model_report.html",
+            study_path("results/experiments/{experiment}/model_report.html"),
             "experiment/model_report",
             "Experiments",
             subcategory="{experiment}",
@@ -15,7 +15,7 @@ rule model_report:
         ),
         figures=[
             in_report(
-                f"results/experiments/{{experiment}}/figures/{figure}.png",
+                study_path(f"results/experiments/{{experiment}}/figures/{figure}.png"),
                 f"experiment/{figure}",
                 "Experiments",
                 subcategory="{experiment}",
@@ -28,10 +28,10 @@ rule model_report:
     conda:
         ENVIRONMENT
     log:
-        notebook="logs/model_report/{experiment}.ipynb",
-        stderr="logs/model_report/{experiment}.log",
+        notebook=study_path("logs/model_report/{experiment}.ipynb"),
+        stderr=study_path("logs/model_report/{experiment}.log"),
     benchmark:
-        "results/benchmarks/model_report/{experiment}.tsv"
+        study_path("results/benchmarks/model_report/{experiment}.tsv")
     shell:
         "python -m mlpstudy render-notebook --notebook {input.notebook:q} --parameters {params.parameters:q}"
         " --executed {log.notebook:q} --output-notebook {output.notebook:q} --output-html {output.html:q} 2> {log.stderr}"

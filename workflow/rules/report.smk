@@ -1,20 +1,21 @@
 rule report:
     input:
-        model_reports=expand("results/experiments/{experiment}/model_report.html", experiment=EXPERIMENTS),
+        model_reports=expand(study_path("results/experiments/{experiment}/model_report.html"), experiment=EXPERIMENTS),
         model_figures=expand(
-            "results/experiments/{experiment}/figures/{figure}.png", experiment=EXPERIMENTS, figure=MODEL_FIGURES
+            study_path("results/experiments/{experiment}/figures/{figure}.png"), experiment=EXPERIMENTS, figure=MODEL_FIGURES
         ),
         comparison=rules.aggregate.output,
         data_overview=rules.data_overview.output,
         template=REPORT_TEMPLATE,
         stage_timings=stage_timings(),
     output:
-        in_report("results/report.html", "report", "Recommendation", labels={"report": "mlpstudy report"}),
+        in_report(study_path("results/report.html"), "report", "Recommendation", labels={"report": "mlpstudy report"}),
     params:
         settings=as_json(config),
+        results_dir=study_path("results"),
     conda:
         ENVIRONMENT
     log:
-        "logs/report/report.log",
+        study_path("logs/report/report.log"),
     shell:
-        "python -m mlpstudy report --settings {params.settings:q} --results-dir results --output {output} 2> {log}"
+        "python -m mlpstudy report --settings {params.settings:q} --results-dir {params.results_dir:q} --output {output} 2> {log}"
