@@ -9,13 +9,13 @@ rule report:
         template=REPORT_TEMPLATE,
         stage_timings=stage_timings(),
     output:
-        in_report(study_path("results/report.html"), "report", "Recommendation", labels={"report": "mlpstudy report"}),
+        html=in_report(study_path("results/report.html"), "report", "Recommendation", labels={"report": "mlpstudy report"}),
     params:
         settings=as_json(config),
-        results_dir=study_path("results"),
+        results_dir=subpath(output.html, parent=True),
     conda:
         ENVIRONMENT
     log:
         study_path("logs/report/report.log"),
     shell:
-        "python -m mlpstudy report --settings {params.settings:q} --results-dir {params.results_dir:q} --output {output} 2> {log}"
+        "python -m mlpstudy report --settings {params.settings:q} --results-dir {params.results_dir:q} --output {output.html} 2> {log}"
