@@ -93,17 +93,17 @@ def cluster(tmp_path_factory):
     if SLURM_CONF.exists() and not SLURM_CONF.read_text().startswith(MARKER):
         unavailable(f"{SLURM_CONF} belongs to a real cluster; not overwriting it")
     SLURM_CONF.write_text(slurm_conf(folder))
-    start_munge()
-    for daemon in ("slurmctld", "slurmd"):
-        subprocess.run([f"/usr/sbin/{daemon}"], check=True)
     try:
+        start_munge()
+        for daemon in ("slurmctld", "slurmd"):
+            subprocess.run([f"/usr/sbin/{daemon}"], check=True)
         for _ in range(60):
             state = subprocess.run(["sinfo", "--noheader", "-o", "%t"], capture_output=True, text=True)
             if state.stdout.strip() == "idle":
                 break
             time.sleep(0.5)
         else:
-            logs = "\n".join((folder / f"{d}.log").read_text()[-2000:] for d in ("slurmctld", "slurmd") if (folder / f"{d}.log").exists())
+            logs = "\n".join(path.read_text()[-2000:] for path in sorted(folder.glob("*.log")))
             pytest.fail(f"the SLURM node did not come up: sinfo says {state.stdout!r} {state.stderr!r}\n{logs}")
         yield folder
     finally:

@@ -7,9 +7,13 @@ rule aggregate:
         summary=rules.prepare_data.output.summary,
     output:
         comparison=in_report(study_path("results/comparison.csv"), "comparison/comparison", "Comparison"),
-        tables=[comparison_output(study_path(f"results/comparison/{name}"), key) for key, name in COMPARISON_FILES.items()],
+        tables=[
+            comparison_output(study_path(f"results/comparison/{name}"), key)
+            for key, name in COMPARISON_FILES.items()
+        ],
         figures=[
-            comparison_output(study_path(f"results/comparison/figures/{name}"), key) for key, name in COMPARISON_FIGURES.items()
+            comparison_output(study_path(f"results/comparison/figures/{name}"), key)
+            for key, name in COMPARISON_FIGURES.items()
         ],
     params:
         settings=aggregate_settings(),

@@ -56,15 +56,16 @@ def experiment_labels(item):
     return labels
 
 
-# Where the comparison's outputs appear in `snakemake --report`; facts.json only feeds our own report.
 RECOMMENDATION_EVIDENCE = {"selection", "pareto", "forest"}
 
 
 def comparison_output(path, key):
+    """Mark a comparison output for `snakemake --report`; facts.json only feeds our own report."""
     if key == "facts":
         return path
     category = "Recommendation" if key in RECOMMENDATION_EVIDENCE else "Comparison"
-    return in_report(path, f"comparison/{key}", category, labels={"table" if path.endswith((".csv", ".json")) else "figure": key.replace("_", " ")})
+    kind = "table" if path.endswith((".csv", ".json")) else "figure"
+    return in_report(path, f"comparison/{key}", category, labels={kind: key.replace("_", " ")})
 
 
 def data_source():
@@ -91,7 +92,9 @@ def experiment_spec(wildcards):
 
 def run_files(name, experiment="{experiment}"):
     """One file of every seed's run of an experiment."""
-    return expand(study_path("results/experiments/{experiment}/seed{seed}/{name}"), experiment=experiment, seed=SEEDS, name=name)
+    return expand(
+        study_path("results/experiments/{experiment}/seed{seed}/{name}"), experiment=experiment, seed=SEEDS, name=name
+    )
 
 
 def experiment_runs(wildcards):

@@ -26,7 +26,9 @@ rule data_overview:
         notebook=study_path("results/data/data_overview.ipynb"),
         html=study_path("results/data/data_overview.html"),
         figures=[
-            in_report(study_path(f"results/data/figures/{figure}.png"), f"data/{figure}", "Data", labels={"figure": title})
+            in_report(
+                study_path(f"results/data/figures/{figure}.png"), f"data/{figure}", "Data", labels={"figure": title}
+            )
             for figure, title in DATA_FIGURES.items()
         ],
     params:
@@ -40,4 +42,5 @@ rule data_overview:
         study_path("results/benchmarks/data_overview.tsv")
     shell:
         "python -m mlpstudy render-notebook --notebook {input.notebook:q} --parameters {params.parameters:q}"
-        " --executed {log.notebook:q} --output-notebook {output.notebook:q} --output-html {output.html:q} 2> {log.stderr}"
+        " --executed {log.notebook:q} --output-notebook {output.notebook:q} --output-html {output.html:q}"
+        " 2> {log.stderr}"

@@ -34,4 +34,5 @@ rule model_report:
         study_path("results/benchmarks/model_report/{experiment}.tsv")
     shell:
         "python -m mlpstudy render-notebook --notebook {input.notebook:q} --parameters {params.parameters:q}"
-        " --executed {log.notebook:q} --output-notebook {output.notebook:q} --output-html {output.html:q} 2> {log.stderr}"
+        " --executed {log.notebook:q} --output-notebook {output.notebook:q} --output-html {output.html:q}"
+        " 2> {log.stderr}"
