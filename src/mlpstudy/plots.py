@@ -348,8 +348,9 @@ def learning_curve_bands(histories: dict[str, list[pd.DataFrame]], path):
 def error_examples(images, labels, predictions, all_wrong, only_pick_wrong, class_names, picked: str, path,
                    count: int = 10):
     """Test images that every experiment gets wrong, and those only the recommended model gets wrong."""
-    arrow = "→" if _short(class_names) else "\n→ "
-    figure, axes = plt.subplots(2, count, figsize=(count * 1.1, 3.2 if _short(class_names) else 3.6))
+    short = _short(class_names)
+    arrow = "→" if short else "\n→ "
+    figure, axes = plt.subplots(2, count, figsize=(count * 1.1, 3.2 if short else 4.0))
     for row, (indices, title) in enumerate((
         (all_wrong, f"wrong for every experiment ({len(all_wrong)})"),
         (only_pick_wrong, f"wrong only for {picked} ({len(only_pick_wrong)})"),
@@ -361,7 +362,8 @@ def error_examples(images, labels, predictions, all_wrong, only_pick_wrong, clas
                 index = indices[column]
                 axis.imshow(images[index], cmap="binary")
                 axis.set_title(f"{class_names[labels[index]]}{arrow}{class_names[predictions[index]]}", fontsize=8)
-        axes[row, 0].text(-0.1, 1.35, title, transform=axes[row, 0].transAxes, fontsize=10, ha="left")
+        # above the captions, which take two lines for long class names
+        axes[row, 0].text(-0.1, 1.35 if short else 1.6, title, transform=axes[row, 0].transAxes, fontsize=10, ha="left")
     figure.suptitle("Cross-model error analysis on the test set (true→predicted by the recommended model; seed ensembles)",
                     fontsize=10)
     figure.tight_layout()
