@@ -4,7 +4,7 @@ min_version("9.0")
 
 
 # The default study, unless a study config is given with --configfile: that one replaces it rather than
-# being merged into it (Snakemake's configfile directive would merge, leaking the default's experiments).
+# being merged into it (Snakemake's configfile directive would merge, leaking keys such as source_study).
 if not workflow.config_settings.configfiles:
     workflow.configfile("config/config.yaml")
 

@@ -27,6 +27,14 @@ def schema() -> dict:
     return load_schema(SCHEMA)
 
 
+def unavailable(requirement: str, reason: str):
+    """Skip a test whose system tools are missing, or fail it where $<requirement>=1 says they must be there
+    (.ci/run sets MLPSTUDY_REQUIRE_SLURM and MLPSTUDY_REQUIRE_BROWSER)."""
+    if os.environ.get(requirement) == "1":
+        pytest.fail(f"{requirement}=1 but {reason}")
+    pytest.skip(reason)
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the workflow in `workdir` on its config.yaml."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}

@@ -11,25 +11,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import unavailable
+
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-def unavailable(reason: str):
-    if os.environ.get("MLPSTUDY_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"the browser test is required here but {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        unavailable(f"{CHROMIUM} not installed (apt-get install chromium)")
+        unavailable("MLPSTUDY_REQUIRE_BROWSER", f"{CHROMIUM} not installed (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        unavailable("the playwright package is not installed (pip install -e '.[test]')")
+        unavailable("MLPSTUDY_REQUIRE_BROWSER", "the playwright package is missing (pip install -e '.[test]')")
     with sync_playwright() as playwright:
         # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, snakemake, write_config
+from conftest import REPO, snakemake, unavailable, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -27,12 +27,6 @@ DAEMONS = ["/usr/sbin/munged", "/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/
 # Metrics that depend only on the arithmetic; times and latencies differ between any two runs.
 DETERMINISTIC = ["params", "epochs", "best_epoch", "train_accuracy", "train_loss", "val_accuracy", "val_loss",
                  "test_accuracy", "test_loss", "generalization_gap"]
-
-
-def unavailable(reason: str):
-    if os.environ.get("MLPSTUDY_REQUIRE_SLURM") == "1":
-        pytest.fail(f"SLURM is required here but {reason}")
-    pytest.skip(reason)
 
 
 def free_port() -> int:
@@ -84,14 +78,14 @@ def cluster(tmp_path_factory):
     """A one-node SLURM cluster on this machine, for the duration of the module."""
     missing = [path for path in DAEMONS if not Path(path).exists()]
     if missing:
-        unavailable(f"{', '.join(missing)} not installed (apt-get install slurm-wlm munge)")
+        unavailable("MLPSTUDY_REQUIRE_SLURM", f"{', '.join(missing)} not installed (apt-get install slurm-wlm munge)")
     if os.geteuid() != 0:
-        unavailable("starting slurmd needs root")
+        unavailable("MLPSTUDY_REQUIRE_SLURM", "starting slurmd needs root")
     folder = tmp_path_factory.mktemp("slurm")
     for name in ("state", "spool"):
         (folder / name).mkdir()
     if SLURM_CONF.exists() and not SLURM_CONF.read_text().startswith(MARKER):
-        unavailable(f"{SLURM_CONF} belongs to a real cluster; not overwriting it")
+        unavailable("MLPSTUDY_REQUIRE_SLURM", f"{SLURM_CONF} belongs to a real cluster; not overwriting it")
     SLURM_CONF.write_text(slurm_conf(folder))
     try:
         start_munge()

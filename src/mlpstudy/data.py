@@ -96,7 +96,7 @@ def read_source(dataset: str, data_path: str | None) -> dict[str, np.ndarray]:
             ) from error
     import keras
 
-    loader = {"mnist": keras.datasets.mnist, "fashion_mnist": keras.datasets.fashion_mnist}[dataset]
+    loader = getattr(keras.datasets, dataset)  # dataset keys are keras.datasets module names
     try:
         (x_train, y_train), (x_test, y_test) = loader.load_data()
     except Exception as error:
@@ -148,7 +148,7 @@ def prepare(config: dict, dataset_path: str | Path, summary_path: str | Path) ->
     """Read and check the source data, subset and split it, and write the prepared arrays and a summary."""
     info = DATASETS[config["dataset"]]
     preprocessing = config.get("preprocessing", "scale")
-    if preprocessing not in PREPROCESSING:
+    if preprocessing not in PREPROCESSING:  # before the arrays are written with it
         raise DataError(f"preprocessing {preprocessing!r} is not one of {PREPROCESSING}")
     arrays = read_source(info.key, config.get("data_path"))
     checksums = check_arrays(arrays, info)

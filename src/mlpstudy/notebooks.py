@@ -21,13 +21,12 @@ def render_notebook(notebook: str | Path, parameters: dict, executed: str | Path
                     output_html: str | Path) -> None:
     """Run `notebook` with `parameters` into `executed` (the job's log, kept when a cell fails), then copy it
     to `output_notebook` and render `output_html`. Outputs appear only after every cell has run."""
-    import nbformat
     import papermill
     from nbconvert import HTMLExporter
 
     log.info("executing %s with %s", notebook, parameters)
     try:
-        papermill.execute_notebook(
+        executed_notebook = papermill.execute_notebook(
             str(notebook), str(executed), parameters=parameters, kernel_name="python3", log_output=True,
             progress_bar=False,
         )
@@ -38,6 +37,6 @@ def render_notebook(notebook: str | Path, parameters: dict, executed: str | Path
         ) from None
     with atomic_path(output_notebook) as tmp:
         shutil.copyfile(executed, tmp)
-    html, _ = HTMLExporter(template_file=str(OFFLINE_TEMPLATE)).from_notebook_node(nbformat.read(executed, as_version=4))
+    html, _ = HTMLExporter(template_file=str(OFFLINE_TEMPLATE)).from_notebook_node(executed_notebook)
     write_text(output_html, html)
     log.info("wrote %s and %s", output_notebook, output_html)
