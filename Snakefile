@@ -17,6 +17,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/model_report.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/refit.smk"
 include: "workflow/rules/report.smk"
 
 

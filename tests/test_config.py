@@ -83,6 +83,8 @@ BAD = [
     (lambda c: c.update(selection={"rule": "best"}), ["selection.rule", "'best'", "one_se"]),
     (lambda c: c.update(selection={"cost_order": ["size"]}), ["selection.cost_order[0]", "'size'", "params"]),
     (lambda c: c["source_study"].update(pick="exp9"), ["source_study.pick", "'exp9'"]),
+    (lambda c: c.update(ceiling="reference_512x2"), ["ceiling", "'reference_512x2'", "reference_512x2_dropout0.2"]),
+    (lambda c: c.update(refit="yes"), ["refit", "'yes'", "boolean"]),
     (lambda c: c["experiments"][0].pop("description"), ["experiments[0]", "description"]),
     (lambda c: c["experiments"][0].update(early_stopping={"patient": 3}), ["early_stopping", "patient", "patience"]),
 ]

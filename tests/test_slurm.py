@@ -13,9 +13,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import REPO, snakemake, unavailable, write_config
+from mlpstudy.refit import refit_experiments
 
 pytestmark = pytest.mark.e2e
 
@@ -118,18 +120,28 @@ def test_smoke_study_on_slurm_matches_the_local_run(cluster, study, tmp_path):
         "--slurm-status-command", "squeue", "--slurm-no-account", "--slurm-init-seconds-before-status-checks", "2",
     )
     submitted = (cluster / "slurmctld.log").read_text().count("_slurm_rpc_submit_batch_job: JobId=")
-    # prepare_data and data_overview; per experiment its runs and its model page; aggregate and report
-    jobs = 2 + len(config["experiments"]) * (len(config["seeds"]) + 1) + 2
+    pick = json.loads((local / "results" / "comparison" / "selection.json").read_text())["picked"]
+    refit = refit_experiments(pick, config.get("ceiling"))
+    # prepare_data and data_overview; per experiment its runs and its model page; aggregate; the refit runs
+    # of the pick and the ceiling and their summary; report
+    jobs = 2 + len(config["experiments"]) * (len(config["seeds"]) + 1) + 1 + len(refit) * len(config["seeds"]) + 2
     assert submitted == jobs, "every job but `all` should have gone through sbatch"
-    for experiment in config["experiments"]:
+    runs = [("experiments", experiment["name"]) for experiment in config["experiments"]] + [("refit", n) for n in refit]
+    for stage, name in runs:
         for seed in config["seeds"]:
-            run = Path("results") / "experiments" / experiment["name"] / f"seed{seed}"
+            run = Path("results") / stage / name / f"seed{seed}"
             on_slurm = json.loads((tmp_path / run / "metrics.json").read_text())
             on_this_machine = json.loads((local / run / "metrics.json").read_text())
-            assert {k: on_slurm[k] for k in DETERMINISTIC} == {k: on_this_machine[k] for k in DETERMINISTIC}
+            assert on_slurm["train_images"] == on_this_machine["train_images"]
+            keys = [key for key in DETERMINISTIC if key in on_this_machine]
+            assert {k: on_slurm[k] for k in keys} == {k: on_this_machine[k] for k in keys}
             with np.load(tmp_path / run / "predictions.npz") as a, np.load(local / run / "predictions.npz") as b:
+                assert a.files == b.files
                 for key in a.files:
                     np.testing.assert_array_equal(a[key], b[key])
-    for name in ("selection.json", "mcnemar.csv", "probability_best.csv"):
-        assert (tmp_path / "results" / "comparison" / name).read_text() == (local / "results" / "comparison" / name).read_text()
+    for name in ("comparison/selection.json", "comparison/mcnemar.csv", "comparison/probability_best.csv"):
+        assert (tmp_path / "results" / name).read_text() == (local / "results" / name).read_text()
+    refit_columns = ["experiment", "role", "train_images", "test_accuracy", "seed_test_accuracies", "gain"]
+    assert pd.read_csv(tmp_path / "results" / "refit" / "refit.csv")[refit_columns].equals(
+        pd.read_csv(local / "results" / "refit" / "refit.csv")[refit_columns])
     assert (tmp_path / "results" / "report.html").stat().st_size > 0

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from mlpstudy.stats import bootstrap_best, holm, mcnemar_exact, t_interval, wilson_interval
+from mlpstudy.stats import bootstrap_best, holm, mcnemar_exact, t_interval, welch_interval, wilson_interval
 
 
 def test_t_interval_matches_hand_computation():
@@ -14,6 +14,16 @@ def test_t_interval_matches_hand_computation():
     assert high - mean == pytest.approx(4.302653 * 0.01 / math.sqrt(3), rel=1e-6)
     assert mean - low == pytest.approx(high - mean)
     assert math.isnan(t_interval([0.9])[1])
+
+
+def test_welch_interval_matches_scipy():
+    a, b = [0.9835, 0.9850, 0.9829], [0.9830, 0.9800, 0.9832, 0.9815]
+    difference, low, high = welch_interval(a, b)
+    reference = scipy_stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert difference == pytest.approx(np.mean(a) - np.mean(b))
+    assert (low, high) == pytest.approx((reference.low, reference.high), rel=1e-9)
+    assert math.isnan(welch_interval([0.98], b)[1])
+    assert welch_interval([0.5, 0.5], [0.25, 0.25]) == (0.25, 0.25, 0.25)
 
 
 def test_wilson_matches_reference_values():

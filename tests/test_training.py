@@ -96,3 +96,30 @@ def test_fast_training_gives_bitwise_the_weights_of_a_plain_keras_fit(dataset):
     assert all(np.array_equal(a, b) for a, b in zip(*weights))
     assert histories[0]["loss"] == histories[1]["loss"] and histories[0]["accuracy"] == histories[1]["accuracy"]
     assert histories[0]["val_accuracy"] == pytest.approx(histories[1]["val_accuracy"], abs=1e-6)
+
+
+def test_refit_trains_on_training_and_validation_images_for_the_kept_epochs(dataset, tmp_path):
+    import json
+
+    selection_run = train_in_subprocess(dataset, tmp_path / "selection", seed=0)
+    subprocess.run(
+        [sys.executable, "-m", "mlpstudy", "refit", "--spec", json.dumps(SPEC), "--seed", "0", "--dataset",
+         str(dataset), "--selection-run", str(tmp_path / "selection" / "metrics.json"), "--run-dir",
+         str(tmp_path / "refit"), "--threads", "1"],
+        check=True, capture_output=True, text=True,
+    )
+    refit = read_json(tmp_path / "refit" / "metrics.json")
+    assert selection_run["train_images"] == 1600 and refit["train_images"] == 2000
+    # Early stopping is off in the refit (nothing to validate on); it trains for the epochs the selection kept.
+    assert refit["epochs"] == refit["spec"]["epochs"] == selection_run["best_epoch"]
+    assert not refit["spec"]["early_stopping"]["enabled"]
+    assert "val_accuracy" not in refit and "generalization_gap" not in refit
+    history = pd.read_csv(tmp_path / "refit" / "history.csv")
+    assert list(history.columns) == ["epoch", "accuracy", "loss", "seconds"]
+    with np.load(tmp_path / "refit" / "predictions.npz") as npz:
+        assert list(npz.keys()) == ["test_probabilities"]
+        probabilities = npz["test_probabilities"]
+    with np.load(dataset) as data:
+        assert refit["test_accuracy"] == pytest.approx(np.mean(probabilities.argmax(1) == data["y_test"]))
+    with np.load(tmp_path / "selection" / "predictions.npz") as npz:
+        assert not np.array_equal(npz["test_probabilities"], probabilities), "the refit is the selection run"

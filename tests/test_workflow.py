@@ -34,8 +34,13 @@ def test_every_output_is_written(study):
         assert (folder / "model_report.html").read_text().count('src="data:image/png;base64,') == len(MODEL_FIGURES)
         assert len(list((folder / "figures").glob("*.png"))) == 5
         assert "epoch 1/1" in (workdir / "logs" / "train" / experiment["name"] / "seed0.log").read_text()
-    for name in ("report.html", "comparison.csv", "data/data_overview.html", "comparison/selection.json"):
+    for name in ("report.html", "comparison.csv", "data/data_overview.html", "comparison/selection.json",
+                 "refit/refit.csv"):
         assert (results / name).stat().st_size > 0
+    for seed in config["seeds"]:
+        for name in ("model.keras", "history.csv", "metrics.json", "predictions.npz"):
+            assert (results / "refit" / config["ceiling"] / f"seed{seed}" / name).stat().st_size > 0
+        assert "epoch 1/1" in (workdir / "logs" / "refit" / config["ceiling"] / f"seed{seed}.log").read_text()
     executed = json.loads((results / "experiments" / "mlp_64x1" / "model_report.ipynb").read_text())
     assert any(cell.get("outputs") for cell in executed["cells"] if cell["cell_type"] == "code")
     assert not list(results.rglob("*.partial*")), "temporary files left behind"
@@ -66,6 +71,32 @@ def test_numbers_agree_across_metrics_table_and_report(study):
     assert sorted(mcnemar["experiment"]) == sorted(set(table.index) - {selection["picked"]})
     for row in mcnemar.itertuples():
         assert f"{row.p_holm:.3g}" in report
+
+
+def test_refit_runs_use_all_training_images_and_reach_the_summary(study):
+    workdir, config = study
+    results = workdir / "results"
+    data = json.loads((results / "data" / "dataset.json").read_text())
+    pick = json.loads((results / "comparison" / "selection.json").read_text())["picked"]
+    refits = pd.read_csv(results / "refit" / "refit.csv").set_index("experiment")
+    assert list(refits.index) == list(dict.fromkeys([pick, config["ceiling"]]))
+    report = (results / "report.html").read_text()
+    for name, row in refits.iterrows():
+        runs = pd.DataFrame([
+            json.loads((results / "refit" / name / f"seed{seed}" / "metrics.json").read_text()) for seed in config["seeds"]
+        ])
+        assert (runs["train_images"] == data["n_train"] + data["n_val"]).all()
+        assert row["test_accuracy"] == pytest.approx(runs["test_accuracy"].mean(), rel=1e-12)
+        selection_runs = pd.DataFrame([
+            json.loads((results / "experiments" / name / f"seed{seed}" / "metrics.json").read_text())
+            for seed in config["seeds"]
+        ])
+        assert row["gain"] == pytest.approx(runs["test_accuracy"].mean() - selection_runs["test_accuracy"].mean())
+        assert f"{row['test_accuracy'] * 100:.2f}%" in report and f"{row['gain'] * 100:.2f} pp" in report
+    deployable = refits.loc[pick]
+    assert (f"Retrained on all {data['n_train'] + data['n_val']:,} training images (the comparison trained on "
+            f"{data['n_train']:,} and kept the rest for validation), as it would be deployed, it reads "
+            f"{deployable['test_accuracy'] * 100:.2f}% (95% CI {deployable['test_accuracy_ci_low'] * 100:.2f}%") in report
 
 
 def test_report_is_self_contained(study):
@@ -108,7 +139,9 @@ def test_editing_one_experiment_reruns_only_it_and_the_summary(study):
     try:
         seeds = len(config["seeds"])
         plan = planned_jobs(snakemake(workdir, "--dry-run"))
-        assert plan == Counter({"train": seeds, "model_report": 1, "aggregate": 1, "report": 1, "all": 1})
+        assert plan == Counter(
+            {"train": seeds, "model_report": 1, "aggregate": 1, "summarize_refits": 1, "report": 1, "all": 1}
+        )
         plan = planned_jobs(snakemake(workdir, "--dry-run", "results/experiments/mlp_64x1/model_report.html"))
         assert plan == Counter({"train": seeds, "model_report": 1})
     finally:
@@ -143,7 +176,8 @@ def test_new_experiment_from_config_alone_reaches_table_and_report(study):
     write_config(workdir, extended)
     try:
         plan = planned_jobs(snakemake(workdir, "--dry-run"))
-        assert plan == Counter({"train": len(config["seeds"]), "model_report": 1, "aggregate": 1, "report": 1, "all": 1})
+        assert plan == Counter({"train": len(config["seeds"]), "model_report": 1, "aggregate": 1,
+                                "summarize_refits": 1, "report": 1, "all": 1})
         snakemake(workdir)
         table = pd.read_csv(workdir / "results" / "comparison.csv")
         assert "tanh_32x1" in set(table["experiment"])
@@ -163,12 +197,17 @@ def test_changing_the_selection_rule_changes_pick_and_summary_without_retraining
     write_config(workdir, relaxed)
     try:
         plan = planned_jobs(snakemake(workdir, "--dry-run"))
-        assert plan == Counter({"aggregate": 1, "report": 1, "all": 1})
+        assert plan == Counter({"aggregate": 1, "summarize_refits": 1, "report": 1, "all": 1})
         snakemake(workdir)
         selection = json.loads((workdir / "results" / "comparison" / "selection.json").read_text())
         report = (workdir / "results" / "report.html").read_text()
+        refits = pd.read_csv(workdir / "results" / "refit" / "refit.csv")
     finally:
         write_config(workdir, config)
     assert selection["picked"] == "softmax_regression" != before
     assert "We recommend softmax_regression (" in report
     assert "within 100 percentage points of the best" in report
+    # The new pick is refit once the checkpoint has chosen it; the ceiling's refit runs are kept.
+    assert refits[["experiment", "role"]].values.tolist() == [["softmax_regression", "pick"],
+                                                              [config["ceiling"], "ceiling"]]
+    assert f"the accuracy ceiling, {config['ceiling']}, retrained the same way reads" in report

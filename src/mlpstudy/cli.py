@@ -24,6 +24,18 @@ def _train(args) -> None:
     train_run(json.loads(args.spec), args.seed, args.dataset, args.run_dir, threads=args.threads)
 
 
+def _refit(args) -> None:
+    from mlpstudy.training import refit_run
+
+    refit_run(json.loads(args.spec), args.seed, args.dataset, args.selection_run, args.run_dir, threads=args.threads)
+
+
+def _summarize_refits(args) -> None:
+    from mlpstudy.refit import summarize_refits
+
+    summarize_refits(args.ceiling, args.runs, args.selection, args.selection_runs, args.output)
+
+
 def _aggregate(args) -> None:
     from mlpstudy.aggregate import aggregate
 
@@ -59,6 +71,23 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("--run-dir", required=True)
     command.add_argument("--threads", type=int, default=1, help="TF intra- and inter-op threads")
     command.set_defaults(handler=_train)
+
+    command = commands.add_parser("refit", help="retrain a chosen experiment on training + validation images")
+    command.add_argument("--spec", required=True, help="JSON: the resolved experiment")
+    command.add_argument("--seed", required=True, type=int)
+    command.add_argument("--dataset", required=True, help="prepared split (.npz)")
+    command.add_argument("--selection-run", required=True, help="metrics.json of the same seed's selection run")
+    command.add_argument("--run-dir", required=True)
+    command.add_argument("--threads", type=int, default=1, help="TF intra- and inter-op threads")
+    command.set_defaults(handler=_refit)
+
+    command = commands.add_parser("summarize-refits", help="test accuracy of the refit pick and ceiling")
+    command.add_argument("--ceiling", help="the ceiling experiment, if any")
+    command.add_argument("--runs", required=True, nargs="+", help="metrics.json of every refit run")
+    command.add_argument("--selection", required=True, help="selection.json, for the pick")
+    command.add_argument("--selection-runs", required=True, help="runs.csv, for the selection runs' test accuracy")
+    command.add_argument("--output", required=True, help="output refit.csv")
+    command.set_defaults(handler=_summarize_refits)
 
     command = commands.add_parser("aggregate", help="comparison table, selection, statistics and figures")
     command.add_argument("--settings", required=True, help="JSON: experiments, defaults and selection settings")

@@ -87,6 +87,8 @@ def _semantic_checks(config: dict) -> None:
         raise ConfigError(
             f"config key source_study.pick: {source['pick']!r} is not an experiment name; configured: {names}"
         )
+    if config["ceiling"] is not None and config["ceiling"] not in names:
+        raise ConfigError(f"config key ceiling: {config['ceiling']!r} is not an experiment name; configured: {names}")
     for index, experiment in enumerate(config["experiments"]):
         optimizer = experiment["optimizer"]
         if optimizer["name"] == "adam" and optimizer["momentum"] != 0:

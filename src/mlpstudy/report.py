@@ -33,7 +33,7 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-STAGES = ["prepare_data", "train", "data_overview", "model_report", "aggregate"]
+STAGES = ["prepare_data", "train", "data_overview", "model_report", "aggregate", "refit"]
 
 
 def stage_timing(results: Path) -> list[dict]:
@@ -70,6 +70,7 @@ def render_report(settings: dict, results_dir: str | Path, output: str | Path) -
             "notebook_link": f"experiments/{row['experiment']}/model_report.html",
             "figures": {title: embed_png(folder / "figures" / f"{key}.png") for key, title in MODEL_FIGURES.items()},
         })
+    refits = pd.read_csv(results / "refit" / "refit.csv") if settings["refit"] else None
     source = settings.get("source_study")
     figures = results / "comparison" / "figures"
     environment = jinja2.Environment(
@@ -89,9 +90,9 @@ def render_report(settings: dict, results_dir: str | Path, output: str | Path) -
         selection=selection,
         facts=facts,
         summary=executive_summary(
-            table, comparison["runs"], selection, comparison["mcnemar"], comparison["probability_best"], facts,
-            data_summary["item"],
+            table, selection, comparison["mcnemar"], comparison["probability_best"], facts, data_summary["item"], refits
         ),
+        refits=[] if refits is None else refits.to_dict("records"),
         mcnemar=comparison["mcnemar"].to_dict("records"),
         probability_best=comparison["probability_best"].sort_values("p_best", ascending=False).to_dict("records"),
         source=source,

@@ -18,6 +18,22 @@ def t_interval(values, confidence: float = 0.95) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+def welch_interval(a, b, confidence: float = 0.95) -> tuple[float, float, float]:
+    """mean(a) - mean(b) and its Welch t confidence interval (unequal variances); NaN bounds unless both
+    samples have at least two values."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    difference = float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return difference, math.nan, math.nan
+    variance_a, variance_b = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = math.sqrt(variance_a + variance_b)
+    if se == 0:
+        return difference, difference, difference
+    dof = (variance_a + variance_b) ** 2 / (variance_a**2 / (len(a) - 1) + variance_b**2 / (len(b) - 1))
+    half = stats.t.ppf(0.5 + confidence / 2, dof) * se
+    return difference, difference - half, difference + half
+
+
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion (one run's accuracy on n images)."""
     if n == 0:

@@ -6,6 +6,8 @@ import math
 
 import pandas as pd
 
+from mlpstudy.stats import wilson_interval
+
 
 def pct(value: float, digits: int = 2) -> str:
     return f"{value * 100:.{digits}f}%"
@@ -15,30 +17,51 @@ def pp(value: float, digits: int = 2) -> str:
     return f"{value * 100:.{digits}f} pp"
 
 
-def accuracy_with_interval(row, runs: pd.DataFrame, part: str = "test") -> str:
-    """'97.62% (95% CI 97.50–97.74% across 3 seeds)', or the Wilson interval of a single run."""
-    mean = row[f"{part}_accuracy"]
-    if row["n_seeds"] > 1 and not math.isnan(row[f"{part}_accuracy_ci_low"]):
-        return (f"{pct(mean)} (95% CI {pct(row[f'{part}_accuracy_ci_low'])}–{pct(row[f'{part}_accuracy_ci_high'])} "
-                f"across {row['n_seeds']} seeds)")
-    single = runs[runs["experiment"] == row["experiment"]].iloc[0]
-    return (f"{pct(mean)} (95% Wilson interval {pct(single[f'{part}_accuracy_wilson_low'])}–"
-            f"{pct(single[f'{part}_accuracy_wilson_high'])} for its single run)")
+def interval_text(mean: float, low: float, high: float, n_seeds: int, n_test: int) -> str:
+    """'97.62% (95% CI 97.50–97.74% across 3 seeds)', or with one seed the Wilson interval of that run."""
+    if n_seeds > 1 and not math.isnan(low):
+        return f"{pct(mean)} (95% CI {pct(low)}–{pct(high)} across {n_seeds} seeds)"
+    low, high = wilson_interval(round(mean * n_test), n_test)
+    return f"{pct(mean)} (95% Wilson interval {pct(low)}–{pct(high)} for its single run)"
+
+
+def accuracy_with_interval(row, n_test: int, part: str = "test") -> str:
+    return interval_text(row[f"{part}_accuracy"], row[f"{part}_accuracy_ci_low"], row[f"{part}_accuracy_ci_high"],
+                         row["n_seeds"], n_test)
 
 
 def _ratio(a: float, b: float) -> str:
     return f"{a / b:.1f}x" if b else "n/a"
 
 
-def executive_summary(table: pd.DataFrame, runs: pd.DataFrame, selection: dict, mcnemar: pd.DataFrame,
-                      probability_best: pd.DataFrame, facts: dict, item: str) -> list[str]:
+def refit_sentence(refits: pd.DataFrame, pick: str, n_val: int, n_test: int) -> str:
+    """The deployable pick (retrained on all training images) and, if it is another model, the ceiling."""
+    rows = refits.set_index("experiment", drop=False)
+    picked = rows.loc[pick]
+    images = int(picked["train_images"])
+    sentence = (f"Retrained on all {images:,} training images (the comparison trained on {images - n_val:,} and kept "
+                f"the rest for validation), as it would be deployed, it reads {accuracy_with_interval(picked, n_test)}")
+    ceiling = refits[refits["role"] == "ceiling"]
+    if "ceiling" in picked["role"]:
+        return sentence + "; it is also this study's accuracy ceiling, the strong reference MLP."
+    if ceiling.empty:
+        return sentence + "."
+    ceiling = ceiling.iloc[0]
+    return (sentence + f"; the accuracy ceiling, {ceiling['experiment']}, retrained the same way reads "
+            f"{accuracy_with_interval(ceiling, n_test)}.")
+
+
+def executive_summary(table: pd.DataFrame, selection: dict, mcnemar: pd.DataFrame, probability_best: pd.DataFrame,
+                      facts: dict, item: str, refits: pd.DataFrame | None = None) -> list[str]:
     rows = table.set_index("experiment", drop=False)
     pick = rows.loc[selection["picked"]]
     most = rows.loc[facts["most_accurate"]]
     sentences = [
         f"We recommend {pick['experiment']} ({pick['description'].rstrip('.')}): it reads "
-        f"{accuracy_with_interval(pick, runs)} of {facts['n_test']:,} test {item}s correctly."
+        f"{accuracy_with_interval(pick, facts['n_test'])} of {facts['n_test']:,} test {item}s correctly."
     ]
+    if refits is not None:
+        sentences.append(refit_sentence(refits, pick["experiment"], facts["n_val"], facts["n_test"]))
     if most["experiment"] == pick["experiment"]:
         sentences.append("It is also the most accurate model on the test set.")
         largest = rows.loc[rows["params"].idxmax()]
@@ -48,7 +71,7 @@ def executive_summary(table: pd.DataFrame, runs: pd.DataFrame, selection: dict, 
         test = mcnemar.set_index("experiment").loc[most["experiment"]]
         verdict = "statistically significant" if test["significant"] else "not statistically significant"
         sentences.append(
-            f"The most accurate model, {most['experiment']}, reads {accuracy_with_interval(most, runs)}; the "
+            f"The most accurate model, {most['experiment']}, reads {accuracy_with_interval(most, facts['n_test'])}; the "
             f"{pp(most['test_accuracy'] - pick['test_accuracy'])} difference is {verdict} (exact McNemar test on "
             f"seed-ensemble predictions, Holm-adjusted p = {test['p_holm']:.3g})."
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mlpstudy.data import load_prepared
-from mlpstudy.io import atomic_path, write_json
+from mlpstudy.io import atomic_path, read_json, write_json
 from mlpstudy.layout import RUN_FILES
 
 log = logging.getLogger("mlpstudy.training")
@@ -92,7 +93,8 @@ def compile_and_fit(model, spec: dict, data, callbacks=(), fast: bool = True):
     fast=False is a plain Keras fit() with defaults, the reference that tests and the benchmark compare with.
     Both do the same arithmetic on the same batches in the same order, so the trained weights are bitwise
     identical (tests/test_training.py); only the validation metrics in the history are summed in a different
-    order (larger batches), which can change their last digits.
+    order (larger batches), which can change their last digits. Without a validation split (data.x_val is
+    None, a refit) nothing is validated.
     """
     from mlpstudy.models import build_optimizer
 
@@ -107,7 +109,7 @@ def compile_and_fit(model, spec: dict, data, callbacks=(), fast: bool = True):
         data.y_train,
         batch_size=spec["batch_size"],
         epochs=spec["epochs"],
-        validation_data=(data.x_val, data.y_val),
+        validation_data=None if data.x_val is None else (data.x_val, data.y_val),
         validation_batch_size=EVAL_BATCH_SIZE if fast else None,
         shuffle=True,
         callbacks=list(callbacks),
@@ -116,17 +118,42 @@ def compile_and_fit(model, spec: dict, data, callbacks=(), fast: bool = True):
 
 
 def train_run(spec: dict, seed: int, dataset_path: str | Path, run_dir: str | Path, threads: int = 1) -> dict:
-    """Train `spec` with `seed` on the prepared data; write RUN_FILES into `run_dir`; return the metrics."""
+    """Train `spec` with `seed` on the training split, validating on the validation split; write RUN_FILES
+    into `run_dir`; return the metrics."""
     configure_tensorflow(threads, seed)
+    return _fit_and_write(spec, seed, load_prepared(dataset_path), run_dir, threads)
+
+
+def refit_run(spec: dict, seed: int, dataset_path: str | Path, selection_metrics_path: str | Path,
+              run_dir: str | Path, threads: int = 1) -> dict:
+    """Retrain a chosen experiment on all its training images (training + validation split), as one would
+    before deploying it, and measure it on the test set.
+
+    It trains for the epochs that the same seed's selection run kept (its best epoch under early stopping,
+    otherwise all of them); nothing is validated and nothing here feeds back into the choice.
+    """
+    configure_tensorflow(threads, seed)
+    selection_run = read_json(selection_metrics_path)
+    refit_spec = {**spec, "epochs": selection_run["best_epoch"],
+                  "early_stopping": {**spec["early_stopping"], "enabled": False}}
+    data = load_prepared(dataset_path)
+    all_training = dataclasses.replace(
+        data, x_train=np.concatenate([data.x_train, data.x_val]), y_train=np.concatenate([data.y_train, data.y_val]),
+        x_val=None, y_val=None,
+    )
+    return _fit_and_write(refit_spec, seed, all_training, run_dir, threads)
+
+
+def _fit_and_write(spec: dict, seed: int, data, run_dir: str | Path, threads: int) -> dict:
     import keras
 
     from mlpstudy.models import build_model, count_trainable_params
 
     run_dir = Path(run_dir)
-    data = load_prepared(dataset_path)
+    validating = data.x_val is not None
     log.info(
         "experiment %s seed %d: %d train / %d validation / %d test images, %d thread(s)",
-        spec["name"], seed, len(data.y_train), len(data.y_val), len(data.y_test), threads,
+        spec["name"], seed, len(data.y_train), len(data.y_val) if validating else 0, len(data.y_test), threads,
     )
     model = build_model(spec)
     callbacks = [epoch_log := _epoch_logger(spec["epochs"])]
@@ -144,9 +171,9 @@ def train_run(spec: dict, seed: int, dataset_path: str | Path, run_dir: str | Pa
     history = compile_and_fit(model, spec, data, callbacks)
     train_seconds = time.perf_counter() - start
 
+    parts = ("train", "val", "test") if validating else ("train", "test")
     probabilities = {
-        part: model.predict(getattr(data, f"x_{part}"), batch_size=EVAL_BATCH_SIZE, verbose=0)
-        for part in ("train", "val", "test")
+        part: model.predict(getattr(data, f"x_{part}"), batch_size=EVAL_BATCH_SIZE, verbose=0) for part in parts
     }
     history_table = pd.DataFrame(history.history)
     history_table.insert(0, "epoch", np.arange(1, len(history_table) + 1))
@@ -162,17 +189,19 @@ def train_run(spec: dict, seed: int, dataset_path: str | Path, run_dir: str | Pa
         "seed": seed,
         "spec": spec,
         "params": count_trainable_params(model),
+        "train_images": len(data.y_train),
         "epochs": epochs_run,
         "best_epoch": best_epoch,
         "train_seconds": train_seconds,
         "seconds_per_epoch": float(np.median(epoch_log.seconds)),
         "threads": threads,
     }
-    for part in ("train", "val", "test"):
+    for part in parts:
         labels = getattr(data, f"y_{part}")
         metrics[f"{part}_accuracy"] = accuracy(probabilities[part], labels)
         metrics[f"{part}_loss"] = cross_entropy(probabilities[part], labels)
-    metrics["generalization_gap"] = metrics["train_accuracy"] - metrics["val_accuracy"]
+    if validating:
+        metrics["generalization_gap"] = metrics["train_accuracy"] - metrics["val_accuracy"]
     metrics.update(measure_latency(model, data.x_test))
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -182,15 +211,14 @@ def train_run(spec: dict, seed: int, dataset_path: str | Path, run_dir: str | Pa
     with atomic_path(run_dir / RUN_FILES["predictions"]) as tmp:
         with open(tmp, "wb") as handle:
             np.savez_compressed(
-                handle,
-                val_probabilities=probabilities["val"].astype(np.float32),
-                test_probabilities=probabilities["test"].astype(np.float32),
+                handle, **{f"{part}_probabilities": probabilities[part].astype(np.float32) for part in parts[1:]}
             )
     with atomic_path(run_dir / RUN_FILES["history"]) as tmp:
         history_table.to_csv(tmp, index=False)
     write_json(run_dir / RUN_FILES["metrics"], metrics)
     log.info(
-        "done in %.1f s: train %.4f, validation %.4f, test %.4f, %d parameters",
-        train_seconds, metrics["train_accuracy"], metrics["val_accuracy"], metrics["test_accuracy"], metrics["params"],
+        "done in %.1f s: train %.4f, validation %s, test %.4f, %d parameters",
+        train_seconds, metrics["train_accuracy"], f"{metrics['val_accuracy']:.4f}" if validating else "none",
+        metrics["test_accuracy"], metrics["params"],
     )
     return metrics

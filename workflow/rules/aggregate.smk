@@ -1,4 +1,5 @@
-rule aggregate:
+# A checkpoint: which experiment is refit depends on the choice it makes.
+checkpoint aggregate:
     input:
         metrics=all_run_files("metrics.json"),
         histories=all_run_files("history.csv"),

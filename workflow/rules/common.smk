@@ -6,6 +6,8 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from mlpstudy.config import ConfigError, load_schema, report_labels, validate_config
+from mlpstudy.io import read_json
+from mlpstudy.refit import refit_experiments
 from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES, DATA_FIGURES, MODEL_FIGURES
 
 REPO = Path(workflow.basedir)
@@ -90,10 +92,11 @@ def experiment_spec(wildcards):
     return as_json(EXPERIMENTS[wildcards.experiment])
 
 
-def run_files(name, experiment="{experiment}"):
-    """One file of every seed's run of an experiment."""
+def run_files(name, experiment="{experiment}", stage="experiments"):
+    """One file of every seed's run of an experiment: its selection runs, or (stage "refit") its refit runs."""
     return expand(
-        study_path("results/experiments/{experiment}/seed{seed}/{name}"), experiment=experiment, seed=SEEDS, name=name
+        study_path("results/{stage}/{experiment}/seed{seed}/{name}"),
+        stage=stage, experiment=experiment, seed=SEEDS, name=name,
     )
 
 
@@ -131,6 +134,23 @@ def all_run_files(name):
 
 def aggregate_settings():
     return as_json({key: config[key] for key in ("experiments", "defaults", "selection")})
+
+
+def ceiling_refit_runs():
+    """The ceiling's refit runs: known before the choice, so they can start as soon as its training ends."""
+    return run_files("metrics.json", config["ceiling"], "refit") if config["ceiling"] else []
+
+
+def pick_refit_runs(wildcards):
+    """The pick's refit runs, once aggregate (a checkpoint) has chosen; none more if the pick is the ceiling."""
+    checkpoints.aggregate.get()
+    pick = read_json(study_path(f"results/comparison/{COMPARISON_FILES['selection']}"))["picked"]
+    return [
+        path
+        for name in refit_experiments(pick, config["ceiling"])
+        if name != config["ceiling"]
+        for path in run_files("metrics.json", name, "refit")
+    ]
 
 
 def stage_timings():

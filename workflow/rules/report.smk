@@ -8,6 +8,7 @@ rule report:
         data_overview=rules.data_overview.output,
         template=REPORT_TEMPLATE,
         stage_timings=stage_timings(),
+        refit=rules.summarize_refits.output if config["refit"] else [],
     output:
         html=in_report(study_path("results/report.html"), "report", "Recommendation", labels={"report": "mlpstudy report"}),
     params:

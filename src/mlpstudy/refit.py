@@ -1,0 +1,71 @@
+"""After the choice: the pick and the accuracy ceiling retrained on all training images, measured on test.
+
+Selection needs a validation split, so every experiment it compares trains on the remaining images only
+(48,000 of MNIST's 60,000 by default). The model one deploys, and the ceiling figure a plain MLP is known for,
+are trained on all of them; these refit runs measure that, and selection never sees them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mlpstudy.io import atomic_path, read_json
+from mlpstudy.stats import t_interval, welch_interval
+
+REFIT_COLUMNS = [
+    "experiment", "role", "n_seeds", "train_images", "epochs", "test_accuracy", "test_accuracy_ci_low",
+    "test_accuracy_ci_high", "test_accuracy_sd", "seed_test_accuracies", "selection_test_accuracy", "gain",
+    "gain_ci_low", "gain_ci_high", "train_seconds",
+]
+
+
+def refit_experiments(pick: str, ceiling: str | None) -> list[str]:
+    """The experiments to refit: the pick, then the ceiling when there is one and it is another experiment."""
+    return list(dict.fromkeys(name for name in (pick, ceiling) if name))
+
+
+def refit_role(name: str, pick: str, ceiling: str | None) -> str:
+    roles = [role for role, holder in (("pick", pick), ("ceiling", ceiling)) if holder == name]
+    return " and ".join(roles)
+
+
+def refit_table(runs: list[dict], pick: str, ceiling: str | None, selection_runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per refit experiment: test accuracy over seeds with its t-interval, beside the same experiment's
+    runs for selection (trained on the training split only; `selection_runs` is runs.csv), with the change and
+    its Welch interval."""
+    rows = []
+    for name in refit_experiments(pick, ceiling):
+        own = sorted((run for run in runs if run["experiment"] == name), key=lambda run: run["seed"])
+        if not own:
+            raise ValueError(f"no refit run of {name!r} among the {len(runs)} given")
+        accuracies = np.array([run["test_accuracy"] for run in own])
+        mean, low, high = t_interval(accuracies)
+        selected = selection_runs.loc[selection_runs["experiment"] == name, "test_accuracy"].to_numpy()
+        gain, gain_low, gain_high = welch_interval(accuracies, selected)
+        rows.append({
+            "experiment": name,
+            "role": refit_role(name, pick, ceiling),
+            "n_seeds": len(own),
+            "train_images": own[0]["train_images"],
+            "epochs": float(np.mean([run["epochs"] for run in own])),
+            "test_accuracy": mean,
+            "test_accuracy_ci_low": max(low, 0.0),
+            "test_accuracy_ci_high": min(high, 1.0),
+            "test_accuracy_sd": float(accuracies.std(ddof=1)) if len(own) > 1 else float("nan"),
+            "seed_test_accuracies": " ".join(f"{value:.4f}" for value in accuracies),
+            "selection_test_accuracy": float(selected.mean()),
+            "gain": gain,
+            "gain_ci_low": gain_low,
+            "gain_ci_high": gain_high,
+            "train_seconds": float(np.mean([run["train_seconds"] for run in own])),
+        })
+    return pd.DataFrame(rows, columns=REFIT_COLUMNS)
+
+
+def summarize_refits(ceiling: str | None, metrics_paths, selection_path, runs_path, output_path) -> pd.DataFrame:
+    pick = read_json(selection_path)["picked"]
+    table = refit_table([read_json(path) for path in metrics_paths], pick, ceiling, pd.read_csv(runs_path))
+    with atomic_path(output_path) as tmp:
+        table.to_csv(tmp, index=False)
+    return table

@@ -1,0 +1,43 @@
+rule refit:
+    input:
+        dataset=rules.prepare_data.output.dataset,
+        selection_run=study_path("results/experiments/{experiment}/seed{seed}/metrics.json"),
+    output:
+        model=study_path("results/refit/{experiment}/seed{seed}/model.keras"),
+        history=study_path("results/refit/{experiment}/seed{seed}/history.csv"),
+        metrics=study_path("results/refit/{experiment}/seed{seed}/metrics.json"),
+        predictions=study_path("results/refit/{experiment}/seed{seed}/predictions.npz"),
+    params:
+        spec=experiment_spec,
+        run_dir=subpath(output.metrics, parent=True),
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        ENVIRONMENT
+    log:
+        study_path("logs/refit/{experiment}/seed{seed}.log"),
+    benchmark:
+        study_path("results/benchmarks/refit/{experiment}/seed{seed}.tsv")
+    shell:
+        "python -m mlpstudy refit --spec {params.spec:q} --seed {wildcards.seed} --dataset {input.dataset}"
+        " --selection-run {input.selection_run} --run-dir {params.run_dir} --threads {threads} 2> {log}"
+
+
+rule summarize_refits:
+    input:
+        ceiling_runs=ceiling_refit_runs(),
+        pick_runs=pick_refit_runs,
+        selection=study_path(f"results/comparison/{COMPARISON_FILES['selection']}"),
+        selection_runs=study_path(f"results/comparison/{COMPARISON_FILES['runs']}"),
+    output:
+        in_report(study_path("results/refit/refit.csv"), "refit", "Recommendation", labels={"table": "refit"}),
+    params:
+        ceiling=f"--ceiling {config['ceiling']}" if config["ceiling"] else "",
+    conda:
+        ENVIRONMENT
+    log:
+        study_path("logs/refit/summarize_refits.log"),
+    shell:
+        "python -m mlpstudy summarize-refits {params.ceiling} --runs {input.ceiling_runs} {input.pick_runs}"
+        " --selection {input.selection} --selection-runs {input.selection_runs} --output {output} 2> {log}"
