@@ -20,6 +20,8 @@ def test_default_config_resolves_every_experiment(schema, default_config):
     assert names[:6] == ["exp1_128x1", "exp2_128x2", "exp3_64x2", "exp4_64x1", "exp5_256x1", "exp6_256x2"]
     assert config["seeds"] == [0, 1, 2]
     assert config["selection"]["rule"] == "one_se" and config["source_study"]["pick"] == "exp4_64x1"
+    assert config["source_study"]["dataset"] == "mnist"  # filled in: what its published numbers are for
+    assert config["ceiling"] == "reference_512x2_dropout0.2" and config["refit"] is True
     for experiment in config["experiments"][:-1]:
         assert experiment["optimizer"] == {"name": "rmsprop", "learning_rate": 0.001, "momentum": 0.0}
         assert experiment["batch_size"] == 32 and experiment["epochs"] == 10
@@ -85,6 +87,7 @@ BAD = [
     (lambda c: c["source_study"].update(pick="exp9"), ["source_study.pick", "'exp9'"]),
     (lambda c: c.update(ceiling="reference_512x2"), ["ceiling", "'reference_512x2'", "reference_512x2_dropout0.2"]),
     (lambda c: c.update(refit="yes"), ["refit", "'yes'", "boolean"]),
+    (lambda c: c["source_study"].update(dataset="emnist"), ["source_study.dataset", "'emnist'", "fashion_mnist"]),
     (lambda c: c["experiments"][0].pop("description"), ["experiments[0]", "description"]),
     (lambda c: c["experiments"][0].update(early_stopping={"patient": 3}), ["early_stopping", "patient", "patience"]),
 ]

@@ -77,12 +77,15 @@ def test_study_completes_a_smoke_run_with_the_published_numbers_beside_ours(name
 
 
 @pytest.mark.e2e
-def test_fashion_mnist_smoke_study_names_its_classes(tmp_path, mnist_path):
-    config = {**yaml.safe_load((REPO / "config" / "smoke.yaml").read_text()), "dataset": "fashion_mnist",
-              "data_path": str(mnist_path.parent / "fashion-mnist.npz")}
+def test_source_study_on_fashion_mnist_names_its_classes_and_compares_no_mnist_numbers(tmp_path, mnist_path):
+    config = {**yaml.safe_load((REPO / "config" / "studies" / "deeper_nets.yaml").read_text()), **SMOKE,
+              "dataset": "fashion_mnist", "data_path": str(mnist_path.parent / "fashion-mnist.npz")}
     results = smoke_study(tmp_path, config)
     words = re.sub(r"data:image/png;base64,[^\"]*", "", (results / "report.html").read_text())
     assert "Fashion-MNIST" in words and "clothing item" in words
     assert not re.search(r"digit", words, flags=re.IGNORECASE), "the report speaks of digits for clothes"
+    assert "published its numbers for MNIST; this study ran on Fashion-MNIST clothing images, so they are not" in words
+    for value in PUBLISHED["deeper_nets"]:
+        assert f"{value * 100:.2f}%" not in words
     assert pd.read_csv(results / "comparison.csv")["test_accuracy"].between(0.5, 1).all()
     assert all(name in (results / "data" / "data_overview.ipynb").read_text() for name in DATASETS["fashion_mnist"].class_names)

@@ -119,6 +119,9 @@ def validate_config(config: dict, schema: dict) -> dict:
         {k: v["default"] for k, v in schema["properties"]["selection"]["properties"].items()},
         resolved.get("selection", {}),
     )
+    if resolved["source_study"] is not None:
+        source_defaults = schema["properties"]["source_study"]["properties"]
+        resolved["source_study"] = {"dataset": source_defaults["dataset"]["default"], **resolved["source_study"]}
     resolved["experiments"] = [deep_merge(base, experiment) for experiment in config["experiments"]]
     if resolved["max_epochs"]:
         for experiment in resolved["experiments"]:

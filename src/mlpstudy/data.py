@@ -19,6 +19,7 @@ N_CLASSES = 10
 @dataclass(frozen=True)
 class DatasetInfo:
     key: str
+    name: str
     title: str
     item: str  # what one image shows, for sentences in the report ("digit", "clothing item")
     class_names: tuple[str, ...]
@@ -30,6 +31,7 @@ class DatasetInfo:
 DATASETS = {
     "mnist": DatasetInfo(
         key="mnist",
+        name="MNIST",
         title="MNIST handwritten digits",
         item="digit",
         class_names=tuple(str(d) for d in range(10)),
@@ -44,6 +46,7 @@ DATASETS = {
     ),
     "fashion_mnist": DatasetInfo(
         key="fashion_mnist",
+        name="Fashion-MNIST",
         title="Fashion-MNIST clothing images",
         item="clothing item",
         class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",

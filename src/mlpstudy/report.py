@@ -13,6 +13,7 @@ import pandas as pd
 import yaml
 
 from mlpstudy.aggregate import read_comparison
+from mlpstudy.data import DATASETS
 from mlpstudy.io import read_json, write_text
 from mlpstudy.layout import COMPARISON_FIGURES, DATA_FIGURES, MODEL_FIGURES
 from mlpstudy.summary import executive_summary, pct, pp, reproduction_verdict
@@ -71,7 +72,11 @@ def render_report(settings: dict, results_dir: str | Path, output: str | Path) -
             "figures": {title: embed_png(folder / "figures" / f"{key}.png") for key, title in MODEL_FIGURES.items()},
         })
     refits = pd.read_csv(results / "refit" / "refit.csv") if settings["refit"] else None
-    source = settings.get("source_study")
+    source = settings["source_study"]
+    # Published numbers for another dataset are no yardstick for this run: say so instead of comparing.
+    source_elsewhere = source is not None and source["dataset"] != data_summary["dataset"]
+    if source_elsewhere:
+        source = None
     figures = results / "comparison" / "figures"
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("mlpstudy", "templates"),
@@ -96,6 +101,8 @@ def render_report(settings: dict, results_dir: str | Path, output: str | Path) -
         mcnemar=comparison["mcnemar"].to_dict("records"),
         probability_best=comparison["probability_best"].sort_values("p_best", ascending=False).to_dict("records"),
         source=source,
+        source_elsewhere={**settings["source_study"], "dataset_name": DATASETS[settings["source_study"]["dataset"]].name}
+        if source_elsewhere else None,
         reproduction=table.dropna(subset=["published_test_accuracy"]).to_dict("records") if source else [],
         reproduction_verdict=reproduction_verdict(table, selection, comparison["mcnemar"], source) if source else "",
         data=data_summary,
