@@ -95,7 +95,7 @@ def test_refit_runs_use_all_training_images_and_reach_the_summary(study):
         assert f"{row['test_accuracy'] * 100:.2f}%" in report and f"{row['gain'] * 100:.2f} pp" in report
     deployable = refits.loc[pick]
     assert (f"Retrained on all {data['n_train'] + data['n_val']:,} training images (the comparison trained on "
-            f"{data['n_train']:,} and kept the rest for validation), as it would be deployed, it reads "
+            f"{data['n_train']:,} and kept the rest for validation), as it would be deployed, the recommended model reads "
             f"{deployable['test_accuracy'] * 100:.2f}% (95% CI {deployable['test_accuracy_ci_low'] * 100:.2f}%") in report
 
 

@@ -40,10 +40,11 @@ def refit_sentence(refits: pd.DataFrame, pick: str, n_val: int, n_test: int) -> 
     picked = rows.loc[pick]
     images = int(picked["train_images"])
     sentence = (f"Retrained on all {images:,} training images (the comparison trained on {images - n_val:,} and kept "
-                f"the rest for validation), as it would be deployed, it reads {accuracy_with_interval(picked, n_test)}")
+                f"the rest for validation), as it would be deployed, the recommended model reads "
+                f"{accuracy_with_interval(picked, n_test)}")
     ceiling = refits[refits["role"] == "ceiling"]
     if "ceiling" in picked["role"]:
-        return sentence + "; it is also this study's accuracy ceiling, the strong reference MLP."
+        return sentence + "; it is also the study's accuracy ceiling."
     if ceiling.empty:
         return sentence + "."
     ceiling = ceiling.iloc[0]
@@ -60,8 +61,6 @@ def executive_summary(table: pd.DataFrame, selection: dict, mcnemar: pd.DataFram
         f"We recommend {pick['experiment']} ({pick['description'].rstrip('.')}): it reads "
         f"{accuracy_with_interval(pick, facts['n_test'])} of {facts['n_test']:,} test {item}s correctly."
     ]
-    if refits is not None:
-        sentences.append(refit_sentence(refits, pick["experiment"], facts["n_val"], facts["n_test"]))
     if most["experiment"] == pick["experiment"]:
         sentences.append("It is also the most accurate model on the test set.")
         largest = rows.loc[rows["params"].idxmax()]
@@ -84,6 +83,8 @@ def executive_summary(table: pd.DataFrame, selection: dict, mcnemar: pd.DataFram
             f"instead of {comparator['latency_ms_single']:.2f} ms, and trains in {pick['train_seconds']:.0f} s instead "
             f"of {comparator['train_seconds']:.0f} s."
         )
+    if refits is not None:
+        sentences.append(refit_sentence(refits, pick["experiment"], facts["n_val"], facts["n_test"]))
     best_val = probability_best.set_index("experiment").loc[selection["best_validation"], "p_best"]
     gap_words = "above" if selection["picked_overfits"] else "below"
     sentences.append(
