@@ -201,12 +201,12 @@ def prepare(config: dict, dataset_path: str | Path, summary_path: str | Path) ->
 
 @dataclass
 class Splits:
-    """Scaled, flattened float32 images and int labels of the three parts."""
+    """Scaled, flattened float32 images and int labels of the three parts (no validation part in a refit)."""
 
     x_train: np.ndarray
     y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
+    x_val: np.ndarray | None
+    y_val: np.ndarray | None
     x_test: np.ndarray
     y_test: np.ndarray
 
