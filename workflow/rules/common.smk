@@ -5,9 +5,8 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from mlpstudy.config import ConfigError, load_schema, report_labels, validate_config
+from mlpstudy.config import ConfigError, load_schema, refit_experiments, report_labels, validate_config
 from mlpstudy.io import read_json
-from mlpstudy.refit import refit_experiments
 from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES, DATA_FIGURES, MODEL_FIGURES
 
 REPO = Path(workflow.basedir)
