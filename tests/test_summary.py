@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from mlpstudy.summary import executive_summary, reproduction_verdict
+from mlpstudy.summary import executive_summary, reproduction_verdict, share
 
 
 def table(rows):
@@ -162,3 +162,9 @@ def test_reproduction_verdict_when_the_source_picked_nothing():
                                     {"pick": None, "reason": "it compared activations only"})
     assert sentence == ("The source study recommended no model (it compared activations only); on our evidence the "
                         "decision rule picks big.")
+
+
+@pytest.mark.parametrize("value, expected", [(0.999, "99.9%"), (1.0, "100%"), (0.0005, "0.1%"), (0.0, "0%"),
+                                             (0.7, "70%"), (0.0049, "0.5%")])
+def test_share_never_rounds_to_always_or_never(value, expected):
+    assert share(value) == expected

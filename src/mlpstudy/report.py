@@ -16,7 +16,7 @@ from mlpstudy.aggregate import read_comparison
 from mlpstudy.data import DATASETS
 from mlpstudy.io import read_json, write_text
 from mlpstudy.layout import COMPARISON_FIGURES, DATA_FIGURES, MODEL_FIGURES
-from mlpstudy.summary import executive_summary, pct, pp, reproduction_verdict
+from mlpstudy.summary import executive_summary, pct, pp, reproduction_verdict, share
 
 PACKAGES = ["tensorflow-cpu", "keras", "numpy", "pandas", "snakemake", "papermill", "matplotlib", "seaborn", "jinja2"]
 def embed_png(path: str | Path) -> str:
@@ -85,6 +85,7 @@ def render_report(settings: dict, results_dir: str | Path, output: str | Path) -
     )
     environment.filters["percent"] = pct
     environment.filters["points"] = pp
+    environment.filters["share"] = share
     environment.tests["nan"] = lambda value: isinstance(value, float) and math.isnan(value)
     rows = table.set_index("experiment", drop=False)
     html = environment.get_template("report.html.j2").render(

@@ -13,6 +13,15 @@ def pct(value: float, digits: int = 2) -> str:
     return f"{value * 100:.{digits}f}%"
 
 
+def share(value: float) -> str:
+    """A probability as a whole percentage, except that 'never' and 'always' are kept for exact 0 and 1:
+    0.999 is '99.9%', not '100%'."""
+    text = f"{value * 100:.0f}%"
+    if text in ("0%", "100%") and value not in (0, 1):
+        text = f"{value * 100:.1f}%"
+    return text
+
+
 def pp(value: float, digits: int = 2) -> str:
     return f"{value * 100:.{digits}f} pp"
 
@@ -90,7 +99,7 @@ def executive_summary(table: pd.DataFrame, selection: dict, mcnemar: pd.DataFram
     sentences.append(
         f"Risks: its train–validation gap is {pp(pick['generalization_gap'])}, {gap_words} the "
         f"{pp(selection['overfit_threshold'], 1)} over-fitting flag; the best model on validation, "
-        f"{selection['best_validation']}, comes out best in {best_val * 100:.0f}% of bootstrap resamples of "
+        f"{selection['best_validation']}, comes out best in {share(best_val)} of bootstrap resamples of "
         "validation images and seeds."
     )
     alternatives = {rule: name for rule, name in facts["alternatives"].items() if name != pick["experiment"]}
