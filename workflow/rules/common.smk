@@ -5,7 +5,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from mlpstudy.config import ConfigError, load_schema, refit_experiments, report_labels, validate_config
+from mlpstudy.config import ConfigError, load_schema, report_labels, validate_config
 from mlpstudy.io import read_json
 from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES, DATA_FIGURES, MODEL_FIGURES
 
@@ -144,12 +144,7 @@ def pick_refit_runs(wildcards):
     """The pick's refit runs, once aggregate (a checkpoint) has chosen; none more if the pick is the ceiling."""
     checkpoints.aggregate.get()
     pick = read_json(study_path(f"results/comparison/{COMPARISON_FILES['selection']}"))["picked"]
-    return [
-        path
-        for name in refit_experiments(pick, config["ceiling"])
-        if name != config["ceiling"]
-        for path in run_files("metrics.json", name, "refit")
-    ]
+    return [] if pick == config["ceiling"] else run_files("metrics.json", pick, "refit")
 
 
 def stage_timings():
