@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mlpstudy.config import refit_experiments
-from mlpstudy.refit import refit_table
+from mlpstudy.refit import refit_experiments, refit_table
 
 
 def run(experiment, seed, accuracy):

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, snakemake, unavailable, write_config
-from mlpstudy.config import refit_experiments
+from mlpstudy.refit import refit_experiments
 
 pytestmark = pytest.mark.e2e
 

@@ -145,11 +145,6 @@ def experiment_by_name(config: dict, name: str) -> dict:
     raise ConfigError(f"no experiment named {name!r}; configured: {[e['name'] for e in config['experiments']]}")
 
 
-def refit_experiments(pick: str, ceiling: str | None) -> list[str]:
-    """The experiments to refit: the pick, then the ceiling when there is one and it is another experiment."""
-    return list(dict.fromkeys(name for name in (pick, ceiling) if name))
-
-
 def regularization_label(spec: dict) -> str:
     """Short human label of an experiment's regularization, e.g. 'dropout 0.2 + early stopping'."""
     parts = []

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mlpstudy.config import refit_experiments
 from mlpstudy.io import atomic_path, read_json
 from mlpstudy.stats import t_interval, welch_interval
 
@@ -19,6 +18,11 @@ REFIT_COLUMNS = [
     "test_accuracy_ci_high", "test_accuracy_sd", "seed_test_accuracies", "selection_test_accuracy", "gain",
     "gain_ci_low", "gain_ci_high", "train_seconds",
 ]
+
+
+def refit_experiments(pick: str, ceiling: str | None) -> list[str]:
+    """The experiments to refit: the pick, then the ceiling when there is one and it is another experiment."""
+    return list(dict.fromkeys(name for name in (pick, ceiling) if name))
 
 
 def refit_role(name: str, pick: str, ceiling: str | None) -> str:
