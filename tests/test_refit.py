@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mlpstudy.refit import refit_experiments, refit_table
+from mlpstudy.refit import read_refits, refit_experiments, refit_table
 
 
 def run(experiment, seed, accuracy):
@@ -56,3 +56,10 @@ def test_refit_table_when_the_pick_is_the_ceiling_and_runs_are_missing():
     assert table["experiment"].tolist() == ["big"] and table["role"].tolist() == ["pick and ceiling"]
     with pytest.raises(ValueError, match="no refit run of 'small'"):
         refit_table(runs, "small", "big", SELECTION_RUNS)
+
+
+def test_one_seed_refit_table_reads_back_with_its_per_seed_text(tmp_path):
+    table = refit_table([run("big", 0, 0.9835)], "big", None, SELECTION_RUNS)
+    assert math.isnan(table.loc[0, "test_accuracy_ci_low"]) and math.isnan(table.loc[0, "gain_ci_low"])
+    table.to_csv(tmp_path / "refit.csv", index=False)
+    assert read_refits(tmp_path / "refit.csv").loc[0, "seed_test_accuracies"] == "0.9835"

@@ -69,3 +69,8 @@ def summarize_refits(ceiling: str | None, metrics_paths, selection_path, runs_pa
     with atomic_path(output_path) as tmp:
         table.to_csv(tmp, index=False)
     return table
+
+
+def read_refits(path) -> pd.DataFrame:
+    """refit.csv as written; the per-seed column stays text even with a single seed."""
+    return pd.read_csv(path, dtype={"seed_test_accuracies": str})

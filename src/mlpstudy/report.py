@@ -16,6 +16,7 @@ from mlpstudy.aggregate import read_comparison
 from mlpstudy.data import DATASETS
 from mlpstudy.io import read_json, write_text
 from mlpstudy.layout import COMPARISON_FIGURES, DATA_FIGURES, MODEL_FIGURES
+from mlpstudy.refit import read_refits
 from mlpstudy.summary import executive_summary, pct, pp, reproduction_verdict, share
 
 PACKAGES = ["tensorflow-cpu", "keras", "numpy", "pandas", "snakemake", "papermill", "matplotlib", "seaborn", "jinja2"]
@@ -71,7 +72,7 @@ def render_report(settings: dict, results_dir: str | Path, output: str | Path) -
             "notebook_link": f"experiments/{row['experiment']}/model_report.html",
             "figures": {title: embed_png(folder / "figures" / f"{key}.png") for key, title in MODEL_FIGURES.items()},
         })
-    refits = pd.read_csv(results / "refit" / "refit.csv") if settings["refit"] else None
+    refits = read_refits(results / "refit" / "refit.csv") if settings["refit"] else None
     source = settings["source_study"]
     # Published numbers for another dataset are no yardstick for this run: say so instead of comparing.
     source_elsewhere = source is not None and source["dataset"] != data_summary["dataset"]
