@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 def planned_jobs(result: subprocess.CompletedProcess) -> Counter:
     """Rule name -> number of jobs in a dry run's plan."""
-    return Counter(re.findall(r"^(?:local)?rule (\w+):$", result.stdout + result.stderr, flags=re.MULTILINE))
+    return Counter(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", result.stdout + result.stderr, flags=re.MULTILINE))
 
 
 def test_every_output_is_written(study):
