@@ -350,7 +350,7 @@ def error_examples(images, labels, predictions, all_wrong, only_pick_wrong, clas
     """Test images that every experiment gets wrong, and those only the recommended model gets wrong."""
     short = _short(class_names)
     arrow = "→" if short else "\n→ "
-    figure, axes = plt.subplots(2, count, figsize=(count * 1.1, 3.2 if short else 4.0))
+    figure, axes = plt.subplots(2, count, figsize=(count * (1.1 if short else 1.5), 3.2 if short else 4.0))
     for row, (indices, title) in enumerate((
         (all_wrong, f"wrong for every experiment ({len(all_wrong)})"),
         (only_pick_wrong, f"wrong only for {picked} ({len(only_pick_wrong)})"),
