@@ -14,7 +14,7 @@ from mlpstudy.evaluation import load_run, per_class_accuracy
 from mlpstudy.io import atomic_path, read_json, write_json
 from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES
 from mlpstudy.selection import select_model
-from mlpstudy.stats import bootstrap_best, holm, mcnemar_exact, t_interval, wilson_interval
+from mlpstudy.stats import accuracy_spread, bootstrap_best, holm, mcnemar_exact, wilson_interval
 
 MEAN_COLUMNS = [
     "params", "model_bytes", "epochs", "train_accuracy", "val_accuracy", "test_accuracy",
@@ -75,11 +75,8 @@ def comparison_table(runs: pd.DataFrame, experiments: list[dict], defaults: dict
             **own[MEAN_COLUMNS].mean().to_dict(),
         }
         for part in ("val", "test"):
-            values = own[f"{part}_accuracy"].to_numpy()
-            _, low, high = t_interval(values)
-            # An accuracy lies in [0, 1]; with few seeds the t-interval can overshoot.
-            row[f"{part}_accuracy_ci_low"], row[f"{part}_accuracy_ci_high"] = max(low, 0.0), min(high, 1.0)
-            row[f"{part}_accuracy_sd"] = values.std(ddof=1) if len(values) > 1 else math.nan
+            (row[f"{part}_accuracy_ci_low"], row[f"{part}_accuracy_ci_high"],
+             row[f"{part}_accuracy_sd"]) = accuracy_spread(own[f"{part}_accuracy"])
         # Standard error of the mean validation accuracy: across seeds when there are several, otherwise
         # the binomial error of the single run on n_val images.
         mean_val = row["val_accuracy"]

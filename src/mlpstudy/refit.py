@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mlpstudy.io import atomic_path, read_json
-from mlpstudy.stats import t_interval, welch_interval
+from mlpstudy.stats import accuracy_spread, welch_interval
 
 REFIT_COLUMNS = [
     "experiment", "role", "n_seeds", "train_images", "epochs", "test_accuracy", "test_accuracy_ci_low",
@@ -40,7 +40,7 @@ def refit_table(runs: list[dict], pick: str, ceiling: str | None, selection_runs
         if not own:
             raise ValueError(f"no refit run of {name!r} among the {len(runs)} given")
         accuracies = np.array([run["test_accuracy"] for run in own])
-        mean, low, high = t_interval(accuracies)
+        low, high, sd = accuracy_spread(accuracies)
         selected = selection_runs.loc[selection_runs["experiment"] == name, "test_accuracy"].to_numpy()
         gain, gain_low, gain_high = welch_interval(accuracies, selected)
         rows.append({
@@ -49,10 +49,10 @@ def refit_table(runs: list[dict], pick: str, ceiling: str | None, selection_runs
             "n_seeds": len(own),
             "train_images": own[0]["train_images"],
             "epochs": float(np.mean([run["epochs"] for run in own])),
-            "test_accuracy": mean,
-            "test_accuracy_ci_low": max(low, 0.0),
-            "test_accuracy_ci_high": min(high, 1.0),
-            "test_accuracy_sd": float(accuracies.std(ddof=1)) if len(own) > 1 else float("nan"),
+            "test_accuracy": float(accuracies.mean()),
+            "test_accuracy_ci_low": low,
+            "test_accuracy_ci_high": high,
+            "test_accuracy_sd": sd,
             "seed_test_accuracies": " ".join(f"{value:.4f}" for value in accuracies),
             "selection_test_accuracy": float(selected.mean()),
             "gain": gain,

@@ -73,11 +73,10 @@ def render_report(settings: dict, results_dir: str | Path, output: str | Path) -
             "figures": {title: embed_png(folder / "figures" / f"{key}.png") for key, title in MODEL_FIGURES.items()},
         })
     refits = read_refits(results / "refit" / "refit.csv") if settings["refit"] else None
-    source = settings["source_study"]
+    source, source_elsewhere = settings["source_study"], None
     # Published numbers for another dataset are no yardstick for this run: say so instead of comparing.
-    source_elsewhere = source is not None and source["dataset"] != data_summary["dataset"]
-    if source_elsewhere:
-        source = None
+    if source is not None and source["dataset"] != data_summary["dataset"]:
+        source, source_elsewhere = None, {**source, "dataset_name": DATASETS[source["dataset"]].name}
     figures = results / "comparison" / "figures"
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("mlpstudy", "templates"),
@@ -103,8 +102,7 @@ def render_report(settings: dict, results_dir: str | Path, output: str | Path) -
         mcnemar=comparison["mcnemar"].to_dict("records"),
         probability_best=comparison["probability_best"].sort_values("p_best", ascending=False).to_dict("records"),
         source=source,
-        source_elsewhere={**settings["source_study"], "dataset_name": DATASETS[settings["source_study"]["dataset"]].name}
-        if source_elsewhere else None,
+        source_elsewhere=source_elsewhere,
         reproduction=table.dropna(subset=["published_test_accuracy"]).to_dict("records") if source else [],
         reproduction_verdict=reproduction_verdict(table, selection, comparison["mcnemar"], source) if source else "",
         data=data_summary,

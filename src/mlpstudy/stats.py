@@ -18,6 +18,15 @@ def t_interval(values, confidence: float = 0.95) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+def accuracy_spread(values) -> tuple[float, float, float]:
+    """Across seeds: the t-interval of the mean accuracy, clipped to [0, 1] (with few seeds it can overshoot),
+    and the standard deviation; NaN for one value."""
+    values = np.asarray(values, dtype=float)
+    _, low, high = t_interval(values)
+    sd = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+    return max(low, 0.0), min(high, 1.0), sd
+
+
 def welch_interval(a, b, confidence: float = 0.95) -> tuple[float, float, float]:
     """mean(a) - mean(b) and its Welch t confidence interval (unequal variances); NaN bounds unless both
     samples have at least two values."""

@@ -7,7 +7,7 @@ from snakemake.exceptions import WorkflowError
 
 from mlpstudy.config import ConfigError, load_schema, report_labels, validate_config
 from mlpstudy.io import read_json
-from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES, DATA_FIGURES, MODEL_FIGURES
+from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES, DATA_FIGURES, MODEL_FIGURES, RUN_FILES
 
 REPO = Path(workflow.basedir)
 NOTEBOOKS = REPO / "notebooks"
@@ -91,12 +91,19 @@ def experiment_spec(wildcards):
     return as_json(EXPERIMENTS[wildcards.experiment])
 
 
+# One (experiment, seed) run: its selection run under results/experiments/, its refit under results/refit/.
+RUN_PATH = "results/{stage}/{experiment}/seed{seed}/{name}"
+
+
+def run_outputs(stage):
+    """The output files of one run (RUN_FILES), for the train and refit rules."""
+    return {key: study_path(RUN_PATH.format(stage=stage, experiment="{experiment}", seed="{seed}", name=name))
+            for key, name in RUN_FILES.items()}
+
+
 def run_files(name, experiment="{experiment}", stage="experiments"):
-    """One file of every seed's run of an experiment: its selection runs, or (stage "refit") its refit runs."""
-    return expand(
-        study_path("results/{stage}/{experiment}/seed{seed}/{name}"),
-        stage=stage, experiment=experiment, seed=SEEDS, name=name,
-    )
+    """One file of every seed's run of an experiment."""
+    return expand(study_path(RUN_PATH), stage=stage, experiment=experiment, seed=SEEDS, name=name)
 
 
 def experiment_runs(wildcards):

@@ -1,12 +1,9 @@
 rule refit:
     input:
         dataset=rules.prepare_data.output.dataset,
-        selection_run=study_path("results/experiments/{experiment}/seed{seed}/metrics.json"),
+        selection_run=run_outputs("experiments")["metrics"],
     output:
-        model=study_path("results/refit/{experiment}/seed{seed}/model.keras"),
-        history=study_path("results/refit/{experiment}/seed{seed}/history.csv"),
-        metrics=study_path("results/refit/{experiment}/seed{seed}/metrics.json"),
-        predictions=study_path("results/refit/{experiment}/seed{seed}/predictions.npz"),
+        **run_outputs("refit"),
     params:
         spec=experiment_spec,
         run_dir=subpath(output.metrics, parent=True),

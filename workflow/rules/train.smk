@@ -2,10 +2,7 @@ rule train:
     input:
         dataset=rules.prepare_data.output.dataset,
     output:
-        model=study_path("results/experiments/{experiment}/seed{seed}/model.keras"),
-        history=study_path("results/experiments/{experiment}/seed{seed}/history.csv"),
-        metrics=study_path("results/experiments/{experiment}/seed{seed}/metrics.json"),
-        predictions=study_path("results/experiments/{experiment}/seed{seed}/predictions.npz"),
+        **run_outputs("experiments"),
     params:
         spec=experiment_spec,
         run_dir=subpath(output.metrics, parent=True),
