@@ -10,9 +10,10 @@ import pandas as pd
 
 from mlpstudy import plots
 from mlpstudy.config import architecture_label, regularization_label
+from mlpstudy.data import read_prepared, read_summary
 from mlpstudy.evaluation import load_run, per_class_accuracy
-from mlpstudy.io import atomic_path, read_json, write_json
-from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES
+from mlpstudy.io import ResultFileError, atomic_path, read_csv, read_json, write_json
+from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES, RUN_FILES
 from mlpstudy.selection import select_model
 from mlpstudy.stats import accuracy_spread, bootstrap_best, holm, mcnemar_exact, wilson_interval
 
@@ -118,12 +119,20 @@ def mcnemar_table(pick: str, predictions: dict[str, np.ndarray], labels: np.ndar
 
 def aggregate(settings: dict, metrics_paths, dataset_path, summary_path, output_dir, comparison_path) -> dict:
     output_dir, figures_dir = Path(output_dir), Path(output_dir) / "figures"
-    class_names = read_json(summary_path)["class_names"]
-    with np.load(dataset_path) as npz:
-        y_val, y_test, x_test = npz["y_val"], npz["y_test"], npz["x_test"]
+    class_names = read_summary(summary_path)["class_names"]
+    prepared = read_prepared(dataset_path, ("y_val", "y_test", "x_test"))
+    y_val, y_test, x_test = prepared["y_val"], prepared["y_test"], prepared["x_test"]
     loaded: dict[str, list] = {}
     for path in metrics_paths:
         run = load_run(Path(path).parent)
+        for part, labels in (("val", y_val), ("test", y_test)):
+            shape = getattr(run, f"{part}_probabilities").shape
+            if shape != (len(labels), len(class_names)):
+                raise ResultFileError(
+                    Path(path).parent / RUN_FILES["predictions"],
+                    f"holds {part} probabilities of shape {shape}, but the prepared split {dataset_path} has "
+                    f"{len(labels)} {part} images and {len(class_names)} classes",
+                )
         loaded.setdefault(run.metrics["experiment"], []).append(run)
     for experiment_runs in loaded.values():
         experiment_runs.sort(key=lambda run: run.metrics["seed"])
@@ -202,13 +211,13 @@ def read_comparison(results_dir: str | Path) -> dict:
     """Everything aggregate wrote, for the report."""
     results = Path(results_dir)
     comparison = results / "comparison"
-    table = pd.read_csv(results / "comparison.csv")
+    table = read_csv(results / "comparison.csv", ("experiment", "label", "test_accuracy", "val_accuracy"))
     table["label"] = table["label"].fillna("")
     return {
         "table": table,
-        "runs": pd.read_csv(comparison / COMPARISON_FILES["runs"]),
-        "mcnemar": pd.read_csv(comparison / COMPARISON_FILES["mcnemar"]),
-        "probability_best": pd.read_csv(comparison / COMPARISON_FILES["probability_best"]),
-        "selection": read_json(comparison / COMPARISON_FILES["selection"]),
-        "facts": read_json(comparison / COMPARISON_FILES["facts"]),
+        "runs": read_csv(comparison / COMPARISON_FILES["runs"], ("experiment", "seed")),
+        "mcnemar": read_csv(comparison / COMPARISON_FILES["mcnemar"], MCNEMAR_COLUMNS),
+        "probability_best": read_csv(comparison / COMPARISON_FILES["probability_best"], ("experiment", "p_best")),
+        "selection": read_json(comparison / COMPARISON_FILES["selection"], ("picked",)),
+        "facts": read_json(comparison / COMPARISON_FILES["facts"], ("most_accurate", "pick")),
     }

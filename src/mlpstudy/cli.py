@@ -116,12 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    from mlpstudy.notebooks import NotebookFailed
+    from mlpstudy.io import StudyError
 
     try:
         args.handler(args)
-    except NotebookFailed as failure:  # the message says where to look; a traceback would only bury it
-        logging.getLogger("mlpstudy").error("%s", failure)
+    except StudyError as error:  # the message names the file and what to do; a traceback would only bury it
+        print(f"mlpstudy {args.command}: error: {error}", file=sys.stderr)
         return 1
     return 0
 

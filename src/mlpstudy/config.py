@@ -8,9 +8,52 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from mlpstudy.io import StudyError
 
-class ConfigError(ValueError):
+
+class ConfigError(StudyError, ValueError):
     """A configuration problem, worded for the person who wrote the config."""
+
+
+def read_yaml(path: str | Path):
+    """A YAML file's content; a syntax error names the file, the line and the column."""
+    try:
+        with open(path) as handle:
+            return yaml.safe_load(handle)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        context = f" ({error.context})" if error.context else ""
+        raise ConfigError(
+            f"{path}, line {mark.line + 1}, column {mark.column + 1}: YAML syntax error: {error.problem}{context}"
+        ) from None
+
+
+def _resolve(rule: dict, root: dict) -> dict:
+    # Our schema only uses local references into $defs.
+    return root["$defs"][rule["$ref"].split("/")[-1]] if "$ref" in rule else rule
+
+
+def read_command_line_values(config: dict, overrides, schema: dict) -> dict:
+    """`config` with the values that `snakemake --config` gave read as the user means them: Snakemake hands
+    items of a list over as text (`seeds=[0]` arrives as ['0']), so where the schema expects a number, a
+    boolean or null, text is read as YAML."""
+
+    def read(value, rule):
+        rule = _resolve(rule, schema)
+        if isinstance(value, list):
+            return [read(item, rule.get("items", {})) for item in value]
+        if isinstance(value, dict):
+            return {key: read(item, rule.get("properties", {}).get(key, {})) for key, item in value.items()}
+        expected = rule.get("type", "string")
+        if not isinstance(value, str) or "string" in ([expected] if isinstance(expected, str) else expected):
+            return value
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        return parsed if parsed is None or isinstance(parsed, (bool, int, float)) else value
+
+    return {**config, **{key: read(config[key], schema["properties"].get(key, {})) for key in overrides if key in config}}
 
 
 def load_schema(schema_path: str | Path) -> dict:
@@ -53,11 +96,7 @@ def _describe(error: jsonschema.ValidationError, root: dict) -> str:
 
 
 def _allowed_keys(schema: dict, root: dict) -> set[str]:
-    keys = set(schema.get("properties", {}))
-    if "$ref" in schema:
-        # Our schema only uses local references into $defs.
-        keys |= set(root["$defs"][schema["$ref"].split("/")[-1]].get("properties", {}))
-    return keys
+    return set(schema.get("properties", {})) | set(_resolve(schema, root).get("properties", {}))
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -132,8 +171,7 @@ def validate_config(config: dict, schema: dict) -> dict:
 
 def load_config(config_path: str | Path, schema_path: str | Path, overrides: dict | None = None) -> dict:
     """Read a YAML config, apply overrides (like `snakemake --config`), and validate it."""
-    with open(config_path) as handle:
-        config = yaml.safe_load(handle) or {}
+    config = read_yaml(config_path) or {}
     config.update(overrides or {})
     return validate_config(config, load_schema(schema_path))
 

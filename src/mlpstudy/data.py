@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mlpstudy.io import atomic_path, write_json
+from mlpstudy.io import StudyError, atomic_path, read_json, read_npz, write_json
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 IMAGE_SHAPE = (28, 28)
@@ -64,8 +63,8 @@ DATASETS = {
 PREPROCESSING = ("scale", "l2_normalize")
 
 
-class DataError(RuntimeError):
-    """The data cannot be used; the message says what to do."""
+class DataError(StudyError):
+    """The data cannot be used; the message names the file and says what to do."""
 
 
 def sha256_of(array: np.ndarray) -> str:
@@ -111,8 +110,8 @@ def read_source(dataset: str, data_path: str | None) -> dict[str, np.ndarray]:
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
-def check_arrays(arrays: dict[str, np.ndarray], info: DatasetInfo) -> dict[str, str]:
-    """Check shapes, dtypes, label range and checksums; return the checksums."""
+def check_arrays(arrays: dict[str, np.ndarray], info: DatasetInfo, source: str) -> dict[str, str]:
+    """Check shapes, dtypes, label range and checksums of the arrays read from `source`; return the checksums."""
     expected_shapes = {
         "x_train": (info.n_train, *IMAGE_SHAPE),
         "y_train": (info.n_train,),
@@ -122,18 +121,18 @@ def check_arrays(arrays: dict[str, np.ndarray], info: DatasetInfo) -> dict[str, 
     for name, shape in expected_shapes.items():
         array = arrays[name]
         if array.shape != shape:
-            raise DataError(f"{info.key} array {name} has shape {array.shape}, expected {shape}")
+            raise DataError(f"{source}: {info.key} array {name} has shape {array.shape}, expected {shape}")
         if array.dtype != np.uint8:
-            raise DataError(f"{info.key} array {name} has dtype {array.dtype}, expected uint8")
+            raise DataError(f"{source}: {info.key} array {name} has dtype {array.dtype}, expected uint8")
     for name in ("y_train", "y_test"):
         low, high = int(arrays[name].min()), int(arrays[name].max())
         if low < 0 or high >= N_CLASSES:
-            raise DataError(f"{info.key} labels {name} range over {low}..{high}, expected 0..{N_CLASSES - 1}")
+            raise DataError(f"{source}: {info.key} labels {name} range over {low}..{high}, expected 0..{N_CLASSES - 1}")
     checksums = {name: sha256_of(arrays[name]) for name in ARRAYS}
     wrong = [name for name in ARRAYS if checksums[name] != info.sha256[name]]
     if wrong:
         raise DataError(
-            f"{info.key} array(s) {wrong} do not match the published SHA-256 checksums: the file is corrupt "
+            f"{source}: {info.key} array(s) {wrong} do not match the published SHA-256 checksums: the file is corrupt "
             f"or another dataset. Got {[checksums[n] for n in wrong]}, expected {[info.sha256[n] for n in wrong]}. "
             "Replace the file with an intact copy."
         )
@@ -154,7 +153,8 @@ def prepare(config: dict, dataset_path: str | Path, summary_path: str | Path) ->
     if preprocessing not in PREPROCESSING:  # before the arrays are written with it
         raise DataError(f"preprocessing {preprocessing!r} is not one of {PREPROCESSING}")
     arrays = read_source(info.key, config.get("data_path"))
-    checksums = check_arrays(arrays, info)
+    source = str(config.get("data_path") or f"keras.datasets.{info.key}.load_data()")
+    checksums = check_arrays(arrays, info, source)
     n_train = config.get("train_images") or info.n_train
     n_test = config.get("test_images") or info.n_test
     x_pool, y_pool = arrays["x_train"][:n_train], arrays["y_train"][:n_train]
@@ -179,7 +179,7 @@ def prepare(config: dict, dataset_path: str | Path, summary_path: str | Path) ->
         "title": info.title,
         "item": info.item,
         "class_names": list(info.class_names),
-        "source": str(config.get("data_path") or f"keras.datasets.{info.key}.load_data()"),
+        "source": source,
         "sha256": checksums,
         "sha256_verified": True,
         "official_train_images": info.n_train,
@@ -223,19 +223,26 @@ def to_inputs(images: np.ndarray, preprocessing: str = "scale") -> np.ndarray:
     raise ValueError(f"preprocessing {preprocessing!r} is not one of {PREPROCESSING}")
 
 
+PREPARED_ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test", "preprocessing")
+
+
+def read_prepared(dataset_path: str | Path, names: tuple[str, ...] = PREPARED_ARRAYS) -> dict[str, np.ndarray]:
+    """Arrays of the prepared split as prepare() wrote them, checked when read."""
+    return read_npz(dataset_path, names)
+
+
 def load_prepared(dataset_path: str | Path) -> Splits:
-    with np.load(dataset_path) as npz:
-        preprocessing = str(npz["preprocessing"])
-        return Splits(
-            x_train=to_inputs(npz["x_train"], preprocessing),
-            y_train=npz["y_train"].astype(np.int64),
-            x_val=to_inputs(npz["x_val"], preprocessing),
-            y_val=npz["y_val"].astype(np.int64),
-            x_test=to_inputs(npz["x_test"], preprocessing),
-            y_test=npz["y_test"].astype(np.int64),
-        )
+    arrays = read_prepared(dataset_path)
+    preprocessing = str(arrays["preprocessing"])
+    return Splits(
+        x_train=to_inputs(arrays["x_train"], preprocessing),
+        y_train=arrays["y_train"].astype(np.int64),
+        x_val=to_inputs(arrays["x_val"], preprocessing),
+        y_val=arrays["y_val"].astype(np.int64),
+        x_test=to_inputs(arrays["x_test"], preprocessing),
+        y_test=arrays["y_test"].astype(np.int64),
+    )
 
 
 def read_summary(summary_path: str | Path) -> dict:
-    with open(summary_path) as handle:
-        return json.load(handle)
+    return read_json(summary_path, ("dataset", "title", "item", "class_names", "source", "n_train", "n_val", "n_test"))

@@ -8,8 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlpstudy.io import read_json
+from mlpstudy.io import read_csv, read_json, read_npz
 from mlpstudy.layout import RUN_FILES
+
+
+# What the aggregate step and the notebooks read from a selection run's files.
+RUN_METRICS = ("experiment", "seed", "spec", "params", "epochs", "train_accuracy", "val_accuracy", "test_accuracy")
+HISTORY_COLUMNS = ("epoch", "accuracy", "loss", "val_accuracy", "val_loss")
 
 
 @dataclass
@@ -28,13 +33,12 @@ class Run:
 
 def load_run(run_dir: str | Path) -> Run:
     run_dir = Path(run_dir)
-    with np.load(run_dir / RUN_FILES["predictions"]) as npz:
-        val_probabilities, test_probabilities = npz["val_probabilities"], npz["test_probabilities"]
+    predictions = read_npz(run_dir / RUN_FILES["predictions"], ("val_probabilities", "test_probabilities"))
     return Run(
-        metrics=read_json(run_dir / RUN_FILES["metrics"]),
-        history=pd.read_csv(run_dir / RUN_FILES["history"]),
-        val_probabilities=val_probabilities,
-        test_probabilities=test_probabilities,
+        metrics=read_json(run_dir / RUN_FILES["metrics"], RUN_METRICS),
+        history=read_csv(run_dir / RUN_FILES["history"], HISTORY_COLUMNS),
+        val_probabilities=predictions["val_probabilities"],
+        test_probabilities=predictions["test_probabilities"],
     )
 
 

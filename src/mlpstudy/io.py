@@ -1,4 +1,5 @@
-"""Write outputs so that a killed job never leaves a file that looks complete."""
+"""Write outputs so that a killed job never leaves a file that looks complete; read them back checked, so
+that a missing or damaged file is named with the command that rebuilds it."""
 
 from __future__ import annotations
 
@@ -37,6 +38,72 @@ def write_json(path: str | Path, data) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def read_json(path: str | Path):
-    with open(path) as handle:
-        return json.load(handle)
+
+class StudyError(Exception):
+    """A problem the person running the study can fix; the command line prints its message as one line."""
+
+
+class ResultFileError(StudyError):
+    """A results file that is missing, unreadable or incomplete; the message names it and how to rebuild it."""
+
+    def __init__(self, path: str | Path, problem: str):
+        super().__init__(
+            f"{path} {problem}. Rebuild it and everything that depends on it: "
+            f"snakemake --cores 4 --forcerun {path} (with this run's other options, e.g. --configfile)"
+        )
+
+
+@contextlib.contextmanager
+def reading(path: str | Path, kind: str):
+    """Turn any failure to parse `path` into a ResultFileError naming it."""
+    if not os.path.isfile(path):
+        raise ResultFileError(path, "is missing")
+    try:
+        yield
+    except StudyError:
+        raise
+    except Exception as error:  # json, zip, csv and numpy errors alike
+        raise ResultFileError(path, f"is damaged: not a readable {kind} ({type(error).__name__}: {error})") from None
+
+
+def _require(path, present, required, what: str) -> None:
+    missing = [name for name in required if name not in present]
+    if missing:
+        raise ResultFileError(path, f"is incomplete: it lacks the {what} {missing}")
+
+
+def read_json(path: str | Path, required: tuple[str, ...] = ()):
+    with reading(path, "JSON file"), open(path) as handle:
+        data = json.load(handle)
+    _require(path, data, required, "key(s)")
+    return data
+
+
+def read_csv(path: str | Path, required: tuple[str, ...] = (), **options):
+    import pandas as pd
+
+    with reading(path, "CSV table"):
+        table = pd.read_csv(path, **options)
+    _require(path, table.columns, required, "column(s)")
+    return table
+
+
+def read_npz(path: str | Path, required: tuple[str, ...]) -> dict:
+    """The arrays `required` of an .npz, read in full (a truncated array fails here, not later)."""
+    import numpy as np
+
+    with reading(path, ".npz archive"), np.load(path, allow_pickle=False) as npz:
+        _require(path, npz.files, required, "array(s)")
+        return {name: npz[name] for name in required}
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def read_png(path: str | Path) -> bytes:
+    """A PNG's bytes, after checking that it starts and ends like one (a truncated figure fails here)."""
+    with reading(path, "PNG image"):
+        data = Path(path).read_bytes()
+    if not (data.startswith(PNG_SIGNATURE) and data[-12:-8] == b"\x00\x00\x00\x00" and data[-8:-4] == b"IEND"):
+        raise ResultFileError(path, "is damaged: not a complete PNG image")
+    return data

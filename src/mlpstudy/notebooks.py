@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from pathlib import Path
 
-from mlpstudy.io import atomic_path, write_text
+from mlpstudy.io import StudyError, atomic_path, write_text
 
 log = logging.getLogger("mlpstudy.notebooks")
 
 OFFLINE_TEMPLATE = Path(__file__).parent / "templates" / "notebook_offline.html.j2"
 
 
-class NotebookFailed(RuntimeError):
+class NotebookFailed(StudyError):
     pass
+
+
+# nbconvert's sanitizer allows too few tags for headings and pandas tables; this list adds those and nothing
+# that runs: no script, no event-handler attributes, no style.
+SAFE_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
+             "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul"}
+SAFE_ATTRIBUTES = {"*": ["class", "id"], "a": ["href", "title"], "th": ["colspan", "rowspan"], "td": ["colspan", "rowspan"]}
+
+
+def clean_html(html: str | bytes) -> str:
+    """Markdown and HTML cell outputs with every tag or attribute not listed above escaped as text (pandas'
+    <style> block is dropped first, the page styles its tables)."""
+    import bleach
+
+    html = html.decode() if isinstance(html, bytes) else str(html)
+    html = re.sub(r"<style[^>]*>.*?</style>", "", html, flags=re.DOTALL | re.IGNORECASE)
+    return bleach.clean(html, tags=SAFE_TAGS, attributes=SAFE_ATTRIBUTES, protocols={"http", "https", "mailto"})
 
 
 def render_notebook(notebook: str | Path, parameters: dict, executed: str | Path, output_notebook: str | Path,
@@ -32,11 +50,14 @@ def render_notebook(notebook: str | Path, parameters: dict, executed: str | Path
         )
     except papermill.PapermillExecutionError as error:
         raise NotebookFailed(
-            f"{Path(notebook).name} failed in cell {error.exec_count} with {error.ename}: {error.evalue}\n"
-            f"The partially executed notebook, with the traceback in its failing cell, is {executed}"
+            f"{Path(notebook).name} failed in cell {error.exec_count} with {error.ename}: {error.evalue} "
+            f"(the partially executed notebook, with the traceback in its failing cell, is {executed})"
         ) from None
     with atomic_path(output_notebook) as tmp:
         shutil.copyfile(executed, tmp)
-    html, _ = HTMLExporter(template_file=str(OFFLINE_TEMPLATE)).from_notebook_node(executed_notebook)
+    # Sanitized: cell outputs show config text, which must never become live markup in the page.
+    exporter = HTMLExporter(template_file=str(OFFLINE_TEMPLATE), sanitize_html=True)
+    exporter.register_filter("clean_html", clean_html)
+    html, _ = exporter.from_notebook_node(executed_notebook)
     write_text(output_html, html)
     log.info("wrote %s and %s", output_notebook, output_html)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mlpstudy.io import atomic_path, read_json
+from mlpstudy.io import atomic_path, read_csv, read_json
 from mlpstudy.stats import accuracy_spread, welch_interval
 
 REFIT_COLUMNS = [
@@ -64,8 +64,9 @@ def refit_table(runs: list[dict], pick: str, ceiling: str | None, selection_runs
 
 
 def summarize_refits(ceiling: str | None, metrics_paths, selection_path, runs_path, output_path) -> pd.DataFrame:
-    pick = read_json(selection_path)["picked"]
-    table = refit_table([read_json(path) for path in metrics_paths], pick, ceiling, pd.read_csv(runs_path))
+    pick = read_json(selection_path, ("picked",))["picked"]
+    runs = [read_json(path, ("experiment", "seed", "test_accuracy", "train_seconds")) for path in metrics_paths]
+    table = refit_table(runs, pick, ceiling, read_csv(runs_path, ("experiment", "seed", "test_accuracy")))
     with atomic_path(output_path) as tmp:
         table.to_csv(tmp, index=False)
     return table
@@ -73,4 +74,4 @@ def summarize_refits(ceiling: str | None, metrics_paths, selection_path, runs_pa
 
 def read_refits(path) -> pd.DataFrame:
     """refit.csv as written; the per-seed column stays text even with a single seed."""
-    return pd.read_csv(path, dtype={"seed_test_accuracies": str})
+    return read_csv(path, ("experiment", "role", "test_accuracy"), dtype={"seed_test_accuracies": str})

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
-import math
+import datetime
+import hashlib
 import importlib.metadata
+import json
+import math
 import platform
+import subprocess
 from pathlib import Path
 
 import jinja2
@@ -13,8 +17,8 @@ import pandas as pd
 import yaml
 
 from mlpstudy.aggregate import read_comparison
-from mlpstudy.data import DATASETS
-from mlpstudy.io import read_json, write_text
+from mlpstudy.data import DATASETS, read_summary
+from mlpstudy.io import read_csv, read_json, read_png, write_text
 from mlpstudy.layout import COMPARISON_FIGURES, DATA_FIGURES, MODEL_FIGURES
 from mlpstudy.refit import read_refits
 from mlpstudy.summary import executive_summary, pct, pp, reproduction_verdict, share
@@ -22,7 +26,7 @@ from mlpstudy.summary import executive_summary, pct, pp, reproduction_verdict, s
 PACKAGES = ["tensorflow-cpu", "keras", "numpy", "pandas", "snakemake", "papermill", "matplotlib", "seaborn", "jinja2"]
 def embed_png(path: str | Path) -> str:
     """A data URI, so the page needs no other file."""
-    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(read_png(path)).decode("ascii")
 
 
 def package_versions() -> dict[str, str]:
@@ -35,6 +39,30 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def code_version() -> str:
+    """The git commit of this package's checkout, and whether files differ from it."""
+    folder = Path(__file__).resolve().parent
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=True).stdout
+
+    try:
+        commit = git("rev-parse", "HEAD").strip()
+        changed = git("status", "--porcelain").strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (mlpstudy is not running from a git checkout)"
+    return f"git commit {commit[:12]}" + (", with uncommitted changes" if changed else ", no uncommitted changes")
+
+
+def provenance(settings: dict) -> dict:
+    """When the report was made, from which resolved configuration (its SHA-256) and which code."""
+    return {
+        "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "config_sha256": hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16],
+        "code": code_version(),
+    }
+
+
 STAGES = ["prepare_data", "train", "data_overview", "model_report", "aggregate", "refit"]
 
 
@@ -44,7 +72,7 @@ def stage_timing(results: Path) -> list[dict]:
     rows = []
     for stage in STAGES:
         paths = [results / "benchmarks" / f"{stage}.tsv", *sorted((results / "benchmarks" / stage).rglob("*.tsv"))]
-        frames = [pd.read_csv(path, sep="\t") for path in paths if path.is_file()]
+        frames = [read_csv(path, ("s", "cpu_time", "max_rss"), sep="\t") for path in paths if path.is_file()]
         if not frames:
             continue
         jobs = pd.concat(frames)
@@ -63,7 +91,7 @@ def render_report(settings: dict, results_dir: str | Path, output: str | Path) -
     results = Path(results_dir)
     comparison = read_comparison(results)
     table, selection, facts = comparison["table"], comparison["selection"], comparison["facts"]
-    data_summary = read_json(results / "data" / "dataset.json")
+    data_summary = read_summary(results / "data" / "dataset.json")
     experiments = []
     for row in table.to_dict("records"):
         folder = results / "experiments" / row["experiment"]
@@ -112,5 +140,6 @@ def render_report(settings: dict, results_dir: str | Path, output: str | Path) -
         settings=settings,
         config_yaml=yaml.safe_dump(settings, sort_keys=False),
         versions=package_versions(),
+        provenance=provenance(settings),
     )
     write_text(output, html)

@@ -133,7 +133,7 @@ def refit_run(spec: dict, seed: int, dataset_path: str | Path, selection_metrics
     otherwise all of them); nothing is validated and nothing here feeds back into the choice.
     """
     configure_tensorflow(threads, seed)
-    selection_run = read_json(selection_metrics_path)
+    selection_run = read_json(selection_metrics_path, ("best_epoch",))
     refit_spec = {**spec, "epochs": selection_run["best_epoch"],
                   "early_stopping": {**spec["early_stopping"], "enabled": False}}
     data = load_prepared(dataset_path)

@@ -1,11 +1,13 @@
 import json
 import os
 import re
+import sys
+import time
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from mlpstudy.config import ConfigError, load_schema, report_labels, validate_config
+from mlpstudy.config import ConfigError, load_schema, read_command_line_values, report_labels, validate_config
 from mlpstudy.io import read_json
 from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES, DATA_FIGURES, MODEL_FIGURES, RUN_FILES
 
@@ -18,9 +20,25 @@ CAPTIONS = REPO / "workflow" / "report"
 
 # Validate before any job starts; the message names the key, the value and what is allowed.
 try:
-    config.update(validate_config(config, load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml")))
+    SCHEMA = load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml")
+    config.update(validate_config(read_command_line_values(config, workflow.config_settings.config, SCHEMA), SCHEMA))
 except ConfigError as error:
     raise WorkflowError(f"Invalid configuration: {error}") from None
+
+
+def say_report_is_stale():
+    """onerror: a failed run leaves the last report in place; say that it does not show this run."""
+    page = Path(rules.report.output.html)
+    if page.exists():
+        written = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(page.stat().st_mtime))
+        print(
+            f"The study did not finish: {page} is from the previous successful run (written {written}) and "
+            "does not show this run's changes. Fix the error above and rerun.",
+            file=sys.stderr,
+        )
+    else:
+        print(f"The study did not finish; {page} has not been written.", file=sys.stderr)
+
 
 EXPERIMENTS = {experiment["name"]: experiment for experiment in config["experiments"]}
 STUDY_DIR = config["study_dir"]
@@ -147,10 +165,15 @@ def ceiling_refit_runs():
     return run_files("metrics.json", config["ceiling"], "refit") if config["ceiling"] else []
 
 
-def pick_refit_runs(wildcards):
-    """The pick's refit runs, once aggregate (a checkpoint) has chosen; none more if the pick is the ceiling."""
+def picked():
+    """The recommended experiment, once aggregate (a checkpoint) has chosen it."""
     checkpoints.aggregate.get()
-    pick = read_json(study_path(f"results/comparison/{COMPARISON_FILES['selection']}"))["picked"]
+    return read_json(study_path(f"results/comparison/{COMPARISON_FILES['selection']}"), ("picked",))["picked"]
+
+
+def pick_refit_runs(wildcards):
+    """The pick's refit runs; none more if the pick is the ceiling."""
+    pick = picked()
     return [] if pick == config["ceiling"] else run_files("metrics.json", pick, "refit")
 
 
@@ -165,5 +188,29 @@ def stage_timings():
     ]
 
 
+def refit_outputs(experiments):
+    return expand([*rules.refit.output, rules.refit.benchmark], experiment=experiments, seed=SEEDS)
+
+
 def final_outputs():
-    return [study_path("results/report.html")]
+    """Every file the study promises, benchmarks included, but the pick's refit runs (pick_refit_outputs).
+    They are the targets because Snakemake rebuilds a deleted file only when it is a target or something
+    downstream has to run anyway."""
+    refit = config["refit"] and config["ceiling"]
+    return [
+        *rules.prepare_data.output,
+        *rules.data_overview.output,
+        *expand(rules.train.output, experiment=EXPERIMENTS, seed=SEEDS),
+        *expand(rules.model_report.output, experiment=EXPERIMENTS),
+        *rules.aggregate.output,
+        *(refit_outputs(config["ceiling"]) if refit else []),
+        *(rules.summarize_refits.output if config["refit"] else []),
+        *rules.report.output,
+        *stage_timings(),
+    ]
+
+
+def pick_refit_outputs(wildcards):
+    """The pick's refit runs, as targets; a separate input function, so that only these wait for the choice
+    in a dry run's plan."""
+    return refit_outputs(picked()) if config["refit"] and picked() != config["ceiling"] else []

@@ -33,14 +33,15 @@ rule data_overview:
         ],
     params:
         parameters=data_overview_parameters,
+        # Where papermill writes as it runs, kept when a cell fails (not a log: the console shows failed logs).
+        executed=study_path("logs/data_overview/data_overview.ipynb"),
     conda:
         ENVIRONMENT
     log:
-        notebook=study_path("logs/data_overview/data_overview.ipynb"),
-        stderr=study_path("logs/data_overview/data_overview.log"),
+        study_path("logs/data_overview/data_overview.log"),
     benchmark:
         study_path("results/benchmarks/data_overview.tsv")
     shell:
         "python -m mlpstudy render-notebook --notebook {input.notebook:q} --parameters {params.parameters:q}"
-        " --executed {log.notebook:q} --output-notebook {output.notebook:q} --output-html {output.html:q}"
-        " 2> {log.stderr}"
+        " --executed {params.executed:q} --output-notebook {output.notebook:q} --output-html {output.html:q}"
+        " 2> {log}"

@@ -25,14 +25,15 @@ rule model_report:
         ],
     params:
         parameters=model_report_parameters,
+        # Where papermill writes as it runs, kept when a cell fails (not a log: the console shows failed logs).
+        executed=study_path("logs/model_report/{experiment}.ipynb"),
     conda:
         ENVIRONMENT
     log:
-        notebook=study_path("logs/model_report/{experiment}.ipynb"),
-        stderr=study_path("logs/model_report/{experiment}.log"),
+        study_path("logs/model_report/{experiment}.log"),
     benchmark:
         study_path("results/benchmarks/model_report/{experiment}.tsv")
     shell:
         "python -m mlpstudy render-notebook --notebook {input.notebook:q} --parameters {params.parameters:q}"
-        " --executed {log.notebook:q} --output-notebook {output.notebook:q} --output-html {output.html:q}"
-        " 2> {log.stderr}"
+        " --executed {params.executed:q} --output-notebook {output.notebook:q} --output-html {output.html:q}"
+        " 2> {log}"
