@@ -196,8 +196,15 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--skip-study", action="store_true", help="skip the two full-study runs")
     parser.add_argument("--keep-study", action="store_true", help="keep the study folders (their paths go in the JSON)")
+    parser.add_argument("--dry-run", action="store_true", help="check the arguments and say what would run")
     args = parser.parse_args()
     data_path = str(Path(args.data_path).resolve())
+    if not Path(data_path).is_file():
+        parser.error(f"--data-path {args.data_path}: no such file")
+    if args.dry_run:
+        print(f"would measure training of {', '.join(WIDTH_DEPTH)} ({args.repeats} repeats of {args.epochs} epochs) "
+              f"and the thread count" + ("" if args.skip_study else ", then the full study with --cores 2 and 4"))
+        return 0
     from mlpstudy.config import load_config
 
     config = load_config(REPO / "config" / "config.yaml", REPO / "workflow" / "schemas" / "config.schema.yaml")

@@ -1,6 +1,8 @@
 import os
+import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,37 @@ def study(tmp_path_factory, mnist_path):
     write_config(workdir, config)
     snakemake(workdir)
     return workdir, config
+
+
+# Config text that would run if a page wrote it as markup: as a tag, as an attribute, and breaking out of a
+# <script> block (where snakemake --report embeds job params). Each calls alert(<number>).
+HOSTILE = {
+    "script": "<script>alert(1)</script>",
+    "attribute": '"><img src=x onerror=alert(2)>',
+    "breakout": "</script><script>alert(3)</script>",
+}
+
+
+class _LiveMarkup(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.found, self.in_script = [], False
+
+    def handle_starttag(self, tag, attrs):
+        self.in_script = tag == "script"
+        self.found += [f"<{tag} {name}={value}>" for name, value in attrs
+                       if name.startswith("on") and "alert(" in (value or "")]
+
+    def handle_endtag(self, tag):
+        self.in_script = False
+
+    def handle_data(self, data):
+        if self.in_script and re.fullmatch(r"\s*alert\(\d+\);?\s*", data):
+            self.found.append(f"<script>{data}</script>")
+
+
+def live_markup(html: str) -> list[str]:
+    """The HOSTILE payloads that `html` would run: scripts and event handlers calling alert()."""
+    parser = _LiveMarkup()
+    parser.feed(html)
+    return parser.found

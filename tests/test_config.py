@@ -5,7 +5,8 @@ import yaml
 
 from conftest import REPO, SCHEMA
 from mlpstudy.config import (
-    ConfigError, architecture_label, deep_merge, load_config, regularization_label, validate_config,
+    ConfigError, architecture_label, deep_merge, load_config, read_command_line_values, read_yaml,
+    regularization_label, validate_config,
 )
 
 
@@ -112,3 +113,35 @@ def test_labels():
     assert architecture_label(spec) == "256-256"
     assert regularization_label(spec) == "dropout 0.2 + L2 0.0001 + early stopping"
     assert architecture_label({"hidden_layers": []}) == "none (softmax regression)"
+
+
+@pytest.mark.parametrize(
+    "text, line, column",
+    [
+        ("seeds: [0, 1\ntrain_images: 3000\n", 2, 13),  # an unclosed list
+        ("experiments:\n  - name: a\n\thidden_layers: [8]\n", 3, 1),  # a tab in the indentation
+        ("defaults:\n  epochs: 1\n epochs: 2\n", 3, 2),
+    ],
+)
+def test_yaml_syntax_error_names_file_line_and_column(tmp_path, text, line, column):
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        read_yaml(path)
+    assert str(raised.value).startswith(f"{path}, line {line}, column {column}: YAML syntax error: ")
+    with pytest.raises(ConfigError, match=f"line {line}, column {column}"):
+        load_config(path, SCHEMA)
+
+
+def test_command_line_values_are_read_as_the_user_means_them(schema, default_config):
+    # What Snakemake hands over for: --config seeds=[0,1] max_epochs=1 data_path=/data/0.npz selection={...}
+    given = {"seeds": ["0", "1"], "max_epochs": 1, "data_path": "/data/0.npz", "selection": {"tolerance": "0.5"}}
+    read = read_command_line_values({**default_config, **given}, given, schema)
+    assert read["seeds"] == [0, 1] and read["data_path"] == "/data/0.npz" and read["selection"]["tolerance"] == 0.5
+    assert read["experiments"] == default_config["experiments"]
+    assert validate_config(read, schema)["seeds"] == [0, 1]
+    # Values from a config file stay as written, and text that is no number still fails validation by name.
+    assert read_command_line_values({**default_config, "seeds": ["0"]}, {}, schema)["seeds"] == ["0"]
+    bad = read_command_line_values({**default_config, "seeds": ["zero"]}, {"seeds": ["zero"]}, schema)
+    with pytest.raises(ConfigError, match=r"seeds\[0\]: 'zero' has the wrong type; expected integer"):
+        validate_config(bad, schema)

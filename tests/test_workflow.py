@@ -1,17 +1,22 @@
 """End to end: the real Snakemake workflow on the smoke config, in a temporary directory."""
 
+import hashlib
+import html
 import json
 import re
 import subprocess
+import sys
 import zipfile
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import snakemake, write_config
+from conftest import HOSTILE, REPO, SCHEMA, live_markup, snakemake, write_config
+from mlpstudy.config import load_config
 from mlpstudy.layout import MODEL_FIGURES
 
 pytestmark = pytest.mark.e2e
@@ -211,3 +216,153 @@ def test_changing_the_selection_rule_changes_pick_and_summary_without_retraining
     assert refits[["experiment", "role"]].values.tolist() == [["softmax_regression", "pick"],
                                                               [config["ceiling"], "ceiling"]]
     assert f"the accuracy ceiling, {config['ceiling']}, retrained the same way reads" in report
+
+
+def comparable(path: Path):
+    """A result's content as a rerun must reproduce it: the bytes, but for the measured times in a table."""
+    if path.suffix == ".npz":
+        with np.load(path) as npz:
+            return {name: npz[name].tobytes() for name in npz.files}
+    if path.suffix in (".csv", ".tsv"):
+        table = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",")
+        return table.drop(columns=[c for c in table.columns if "seconds" in c or c in ("s", "h:m:s", "cpu_time")
+                                   or c.startswith(("max_", "io_", "mean_"))]).to_dict("list")
+    return path.read_bytes()
+
+
+def up_to_date(study):
+    """The shared study's folder, after a run that brings it in line with its config (tests above change it)."""
+    workdir, config = study
+    snakemake(workdir)
+    return workdir, config
+
+
+def test_deleted_results_are_rebuilt_exactly_by_a_plain_rerun(study):
+    workdir, config = up_to_date(study)
+    results = workdir / "results"
+    pick = json.loads((results / "comparison" / "selection.json").read_text())["picked"]
+    other = next(e["name"] for e in config["experiments"] if e["name"] not in (pick, config["ceiling"]))
+    figure_of = next(e["name"] for e in config["experiments"] if e["name"] != other)
+    deleted = [
+        results / "experiments" / other / "seed1" / "predictions.npz",
+        results / "experiments" / figure_of / "figures" / "confusion_matrix.png",
+        results / "benchmarks" / "model_report" / f"{figure_of}.tsv",
+        results / "data" / "data_overview.html",
+        results / "comparison" / "mcnemar.csv",
+        results / "comparison" / "figures" / "confidence_intervals.png",
+        results / "refit" / config["ceiling"] / "seed0" / "history.csv",
+        results / "refit" / "refit.csv",
+    ]
+    before = {path: comparable(path) for path in deleted}
+    for path in deleted:
+        path.unlink()
+    plan = planned_jobs(snakemake(workdir, "--dry-run"))
+    assert plan == Counter({"train": 1, "model_report": 2, "data_overview": 1, "aggregate": 1, "refit": 1,
+                            "summarize_refits": 1, "report": 1, "all": 1})
+    snakemake(workdir)
+    for path in deleted:
+        assert comparable(path) == before[path], f"{path} was rebuilt differently"
+    assert "Nothing to be done" in snakemake(workdir, "--dry-run").stdout
+
+
+def test_the_readme_command_for_one_experiment_rebuilds_a_deleted_run_file_and_nothing_else(study):
+    workdir, config = up_to_date(study)
+    run = workdir / "results" / "experiments" / "mlp_64x1" / "seed0"
+    before = comparable(run / "predictions.npz")
+    (run / "metrics.json").unlink()
+    refresh = ["results/experiments/mlp_64x1/model_report.html", "--forcerun", "model_report"]  # README
+    assert planned_jobs(snakemake(workdir, "--dry-run", *refresh)) == Counter({"train": 1, "model_report": 1})
+    snakemake(workdir, *refresh)
+    assert json.loads((run / "metrics.json").read_text())["seed"] == 0 and comparable(run / "predictions.npz") == before
+    assert planned_jobs(snakemake(workdir, "--dry-run")) == Counter(
+        {"aggregate": 1, "summarize_refits": 1, "report": 1, "all": 1})
+    snakemake(workdir)
+
+
+def test_a_damaged_result_is_named_in_one_line_and_rebuilt_by_the_command_given(study):
+    workdir, config = up_to_date(study)
+    results = workdir / "results"
+    report_before = (results / "report.html").read_bytes()
+    damaged = Path("results/experiments/mlp_64x1/seed1/predictions.npz")
+    intact = comparable(workdir / damaged)
+    (workdir / damaged).write_bytes((workdir / damaged).read_bytes()[:100])
+    result = snakemake(workdir, "--forcerun", "aggregate", check=False)
+    console = result.stdout + result.stderr
+    assert result.returncode == 1
+    rebuild = f"snakemake --cores 4 --forcerun {damaged}"
+    errors = [line for line in console.splitlines() if line.startswith("mlpstudy aggregate: error:")]
+    assert errors == [f"mlpstudy aggregate: error: {damaged} is damaged: not a readable .npz archive (BadZipFile: "
+                      f"File is not a zip file). Rebuild it and everything that depends on it: {rebuild} (with this "
+                      "run's other options, e.g. --configfile)"]
+    assert "Traceback" not in console.split("Error in rule aggregate")[1].split("Error in rule")[0]
+    assert re.search(r"The study did not finish: results/report\.html is from the previous successful run "
+                     r"\(written [^)]+\) and does not show this run's changes", console)
+    assert (results / "report.html").read_bytes() == report_before
+    # The command the message gives, with this run's options (the test's own: --configfile, --directory).
+    snakemake(workdir, *rebuild.split()[3:])
+    assert comparable(workdir / damaged) == intact
+    assert "Nothing to be done" in snakemake(workdir, "--dry-run").stdout
+
+
+def test_report_says_when_and_from_which_config_and_code_it_was_made(study):
+    workdir, _ = up_to_date(study)
+    report = (workdir / "results" / "report.html").read_text()
+    resolved = load_config(workdir / "config.yaml", SCHEMA)
+    config_hash = hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:16]
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    assert re.search(rf"Generated \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d UTC from the configuration with SHA-256 "
+                     rf"{config_hash}&hellip; \(printed in full at the end\) and code git commit {commit[:12]}, "
+                     r"(with|no) uncommitted changes\.", report)
+
+
+def test_yaml_syntax_error_in_the_default_config_names_file_line_and_column(tmp_path):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text("seeds: [0, 1\nexperiments: []\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+         "--cores", "1", "--dry-run"], capture_output=True, text=True,
+    )
+    assert result.returncode == 1
+    assert "Invalid configuration: config/config.yaml, line 2, column 12: YAML syntax error: " in result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def hostile_study(tmp_path_factory, mnist_path):
+    """A tiny study whose every free text, the data path included, is a script or a broken-out attribute."""
+    workdir = tmp_path_factory.mktemp("hostile")
+    data_dir = workdir / HOSTILE["attribute"]
+    data_dir.mkdir()
+    (data_dir / "mnist.npz").symlink_to(mnist_path)
+    config = {
+        "data_path": str(data_dir / "mnist.npz"), "train_images": 1000, "test_images": 500, "seeds": [0],
+        "ceiling": None, "refit": False, "defaults": {"epochs": 1},
+        "source_study": {"title": HOSTILE["script"], "reason": HOSTILE["breakout"], "pick": "mlp_8x1"},
+        "experiments": [
+            {"name": "softmax_regression", "hidden_layers": [], "label": HOSTILE["script"],
+             "description": HOSTILE["breakout"]},
+            {"name": "mlp_8x1", "hidden_layers": [8], "label": HOSTILE["attribute"],
+             "description": HOSTILE["attribute"] + HOSTILE["script"], "published_test_accuracy": 0.9},
+        ],
+    }
+    write_config(workdir, config)
+    snakemake(workdir)
+    snakemake(workdir, "--report", str(workdir / "snakemake_report.zip"))
+    return workdir
+
+
+def test_config_text_is_escaped_in_every_page(hostile_study):
+    results = hostile_study / "results"
+    pages = {str(path.relative_to(hostile_study)): path.read_text() for path in results.rglob("*.html")}
+    with zipfile.ZipFile(hostile_study / "snakemake_report.zip") as bundle:
+        pages.update({name: bundle.read(name).decode() for name in bundle.namelist() if name.endswith(".html")})
+    assert {"results/report.html", "results/data/data_overview.html", "results/experiments/mlp_8x1/model_report.html",
+            "snakemake_report/report.html"} <= set(pages)
+    for name, page in pages.items():
+        assert live_markup(page) == [], f"{name} runs config text"
+    shown = {"results/report.html": ["script", "attribute", "breakout"],
+             "results/experiments/softmax_regression/model_report.html": ["script", "breakout"],
+             "results/experiments/mlp_8x1/model_report.html": ["script", "attribute"],
+             "results/data/data_overview.html": ["attribute"]}
+    for name, kinds in shown.items():
+        for kind in kinds:  # shown as the text it is
+            assert HOSTILE[kind] in html.unescape(pages[name]), f"{name} does not show {HOSTILE[kind]}"

@@ -72,6 +72,13 @@ def _require(path, present, required, what: str) -> None:
         raise ResultFileError(path, f"is incomplete: it lacks the {what} {missing}")
 
 
+def params_json(data) -> str:
+    """JSON for a rule's params, with `<`, `>` and `&` written as JSON escapes (the same text to the step that
+    parses it): `snakemake --report` embeds params in a <script> block, where config text could end it."""
+    text = json.dumps(data, sort_keys=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def read_json(path: str | Path, required: tuple[str, ...] = ()):
     with reading(path, "JSON file"), open(path) as handle:
         data = json.load(handle)

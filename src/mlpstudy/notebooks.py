@@ -53,6 +53,9 @@ def render_notebook(notebook: str | Path, parameters: dict, executed: str | Path
             f"{Path(notebook).name} failed in cell {error.exec_count} with {error.ename}: {error.evalue} "
             f"(the partially executed notebook, with the traceback in its failing cell, is {executed})"
         ) from None
+    for cell in executed_notebook.cells:  # papermill gives its cell a random id; keep the page reproducible
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.id = "injected-parameters"
     with atomic_path(output_notebook) as tmp:
         shutil.copyfile(executed, tmp)
     # Sanitized: cell outputs show config text, which must never become live markup in the page.

@@ -8,7 +8,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from mlpstudy.config import ConfigError, load_schema, read_command_line_values, report_labels, validate_config
-from mlpstudy.io import read_json
+from mlpstudy.io import params_json, read_json
 from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES, DATA_FIGURES, MODEL_FIGURES, RUN_FILES
 
 REPO = Path(workflow.basedir)
@@ -57,10 +57,6 @@ def study_path(path):
     return os.path.normpath(os.path.join(STUDY_DIR, path))
 
 
-def as_json(data):
-    return json.dumps(data, sort_keys=True)
-
-
 def in_report(path, caption, category, **placement):
     """Mark `path` for `snakemake --report`, captioned by workflow/report/<caption>.rst."""
     return report(path, caption=str(CAPTIONS / f"{caption}.rst"), category=category, **placement)
@@ -93,7 +89,7 @@ def data_source():
 
 
 def data_settings():
-    return as_json({key: config[key] for key in DATA_SETTINGS})
+    return params_json({key: config[key] for key in DATA_SETTINGS})
 
 
 def parent_of(key):
@@ -106,7 +102,7 @@ def parent_of(key):
 
 
 def experiment_spec(wildcards):
-    return as_json(EXPERIMENTS[wildcards.experiment])
+    return params_json(EXPERIMENTS[wildcards.experiment])
 
 
 # One (experiment, seed) run: its selection run under results/experiments/, its refit under results/refit/.
@@ -137,12 +133,12 @@ def notebook_inputs(input):
 
 
 def data_overview_parameters(wildcards, input, output):
-    return as_json({**notebook_inputs(input), "figures_dir": parent_of("figures")(wildcards, output)})
+    return params_json({**notebook_inputs(input), "figures_dir": parent_of("figures")(wildcards, output)})
 
 
 def model_report_parameters(wildcards, input, output):
     experiment = EXPERIMENTS[wildcards.experiment]
-    return as_json({
+    return params_json({
         **notebook_inputs(input),
         "experiment": experiment["name"],
         "label": experiment.get("label", ""),
@@ -157,7 +153,7 @@ def all_run_files(name):
 
 
 def aggregate_settings():
-    return as_json({key: config[key] for key in ("experiments", "defaults", "selection")})
+    return params_json({key: config[key] for key in ("experiments", "defaults", "selection")})
 
 
 def ceiling_refit_runs():

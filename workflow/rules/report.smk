@@ -12,7 +12,7 @@ rule report:
     output:
         html=in_report(study_path("results/report.html"), "report", "Recommendation", labels={"report": "mlpstudy report"}),
     params:
-        settings=as_json(config),
+        settings=params_json(config),
         results_dir=subpath(output.html, parent=True),
     conda:
         ENVIRONMENT
