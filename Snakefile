@@ -35,6 +35,7 @@ onerror:
 
 rule all:
     input:
-        final_outputs(),
+        study_files(),
         pick_refit_outputs,
+        rules.report.output,
     default_target: True

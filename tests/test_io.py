@@ -1,14 +1,16 @@
 """Reading results back: a missing, damaged or incomplete file is named with the command that rebuilds it."""
 
 import json
+import re
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mlpstudy.io import ResultFileError, params_json, read_csv, read_json, read_npz, read_png
+from mlpstudy.io import ResultFileError, check_file, params_json, read_csv, read_json, read_npz, read_png
 
 
 def rebuild_command(path) -> str:
@@ -89,3 +91,32 @@ def test_cli_prints_a_project_error_as_one_line_without_traceback(tmp_path):
         f"mlpstudy summarize-refits: error: {missing} is missing. Rebuild it and everything that depends on it: "
         f"{rebuild_command(missing)} (with this run's other options, e.g. --configfile)"
     ]
+
+
+def write_zip(path):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("model.weights.h5", bytes(range(256)) * 40)
+        archive.writestr("config.json", "{}")
+
+
+@pytest.mark.parametrize(
+    "name, write, damage, expected",
+    [
+        ("model.keras", write_zip, lambda p: p.write_bytes(p.read_bytes()[:3000]), "not a readable .keras archive"),
+        ("model.keras", write_zip, lambda p: p.write_bytes(p.read_bytes().replace(bytes(range(40, 60)), bytes(20), 1)),
+         "its member model.weights.h5 fails its checksum"),
+        ("model_report.ipynb", lambda p: p.write_text('{"cells": []}'), lambda p: p.write_text('{"cells": ['),
+         "not a readable JSON file"),
+        ("model_report.html", lambda p: p.write_text("<html><body>ok</body>\n</html>\n"),
+         lambda p: p.write_text("<html><body>o"), "the page ends before </html>"),
+        ("seed0.tsv", lambda p: p.write_text("s\tmax_rss\n1.0\t20\n"), lambda p: p.unlink(), "is missing"),
+    ],
+)
+def test_check_file_finds_damage_in_files_no_step_parses(tmp_path, name, write, damage, expected):
+    path = tmp_path / name
+    write(path)
+    check_file(path)  # intact
+    damage(path)
+    with pytest.raises(ResultFileError, match=re.escape(expected)) as raised:
+        check_file(path)
+    assert str(raised.value).startswith(str(path))

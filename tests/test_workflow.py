@@ -304,6 +304,20 @@ def test_a_damaged_result_is_named_in_one_line_and_rebuilt_by_the_command_given(
     assert "Nothing to be done" in snakemake(workdir, "--dry-run").stdout
 
 
+def test_a_damaged_file_that_no_step_parses_is_named_by_the_report_on_a_plain_rerun(study):
+    workdir, _ = up_to_date(study)
+    model = Path("results/experiments/softmax_regression/seed0/model.keras")
+    (workdir / model).write_bytes((workdir / model).read_bytes()[:2000])
+    result = snakemake(workdir, check=False)
+    assert result.returncode == 1
+    assert (f"mlpstudy report: error: {model} is damaged: not a readable .keras archive (BadZipFile: File is not a "
+            f"zip file). Rebuild it and everything that depends on it: snakemake --cores 4 --forcerun {model}"
+            ) in result.stdout + result.stderr
+    snakemake(workdir, "--forcerun", str(model))
+    assert zipfile.ZipFile(workdir / model).testzip() is None
+    assert "Nothing to be done" in snakemake(workdir, "--dry-run").stdout
+
+
 def test_report_says_when_and_from_which_config_and_code_it_was_made(study):
     workdir, _ = up_to_date(study)
     report = (workdir / "results" / "report.html").read_text()

@@ -45,7 +45,7 @@ def _aggregate(args) -> None:
 def _report(args) -> None:
     from mlpstudy.report import render_report
 
-    render_report(json.loads(args.settings), args.results_dir, args.output)
+    render_report(json.loads(args.settings), args.results_dir, args.output, args.check)
 
 
 def _render_notebook(args) -> None:
@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     command = commands.add_parser("report", help="render the self-contained HTML report")
     command.add_argument("--settings", required=True, help="JSON: the resolved config")
     command.add_argument("--results-dir", required=True)
+    command.add_argument("--check", nargs="*", default=[], help="every results file the report vouches for")
     command.add_argument("--output", required=True)
     command.set_defaults(handler=_report)
 

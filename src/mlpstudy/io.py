@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 
@@ -102,6 +103,30 @@ def read_npz(path: str | Path, required: tuple[str, ...]) -> dict:
     with reading(path, ".npz archive"), np.load(path, allow_pickle=False) as npz:
         _require(path, npz.files, required, "array(s)")
         return {name: npz[name] for name in required}
+
+
+def check_file(path: str | Path) -> None:
+    """Check a results file that no step parses (models, executed notebooks, pages) or any other, by its kind:
+    parseable, complete and with intact checksums where the format has them."""
+    suffix = Path(path).suffix
+    if suffix == ".json" or suffix == ".ipynb":
+        read_json(path)
+    elif suffix in (".csv", ".tsv"):
+        read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+    elif suffix == ".png":
+        read_png(path)
+    elif suffix in (".npz", ".keras"):  # zip archives, each member with its CRC
+        with reading(path, f"{suffix} archive"), zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+        if damaged:
+            raise ResultFileError(path, f"is damaged: its member {damaged} fails its checksum")
+    elif suffix == ".html":
+        with reading(path, "HTML page"):
+            complete = Path(path).read_text().rstrip().endswith("</html>")
+        if not complete:
+            raise ResultFileError(path, "is damaged: the page ends before </html>")
+    elif not os.path.isfile(path):
+        raise ResultFileError(path, "is missing")
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

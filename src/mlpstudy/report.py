@@ -18,7 +18,7 @@ import yaml
 
 from mlpstudy.aggregate import read_comparison
 from mlpstudy.data import DATASETS, read_summary
-from mlpstudy.io import read_csv, read_json, read_png, write_text
+from mlpstudy.io import check_file, read_csv, read_png, write_text
 from mlpstudy.layout import COMPARISON_FIGURES, DATA_FIGURES, MODEL_FIGURES
 from mlpstudy.refit import read_refits
 from mlpstudy.summary import executive_summary, pct, pp, reproduction_verdict, share
@@ -87,7 +87,11 @@ def stage_timing(results: Path) -> list[dict]:
     return rows
 
 
-def render_report(settings: dict, results_dir: str | Path, output: str | Path) -> None:
+def render_report(settings: dict, results_dir: str | Path, output: str | Path, checked=()) -> None:
+    """Render the report from the results in `results_dir`, after checking every file in `checked` (the study's
+    other outputs), so that no report is written over a damaged result."""
+    for path in checked:
+        check_file(path)
     results = Path(results_dir)
     comparison = read_comparison(results)
     table, selection, facts = comparison["table"], comparison["selection"], comparison["facts"]

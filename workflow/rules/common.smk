@@ -37,7 +37,8 @@ def say_report_is_stale():
             file=sys.stderr,
         )
     else:
-        print(f"The study did not finish; {page} has not been written.", file=sys.stderr)
+        print(f"The study did not finish, and there is no {page}: none was written, or the failed report "
+              "step removed its own.", file=sys.stderr)
 
 
 EXPERIMENTS = {experiment["name"]: experiment for experiment in config["experiments"]}
@@ -188,10 +189,10 @@ def refit_outputs(experiments):
     return expand([*rules.refit.output, rules.refit.benchmark], experiment=experiments, seed=SEEDS)
 
 
-def final_outputs():
-    """Every file the study promises, benchmarks included, but the pick's refit runs (pick_refit_outputs).
-    They are the targets because Snakemake rebuilds a deleted file only when it is a target or something
-    downstream has to run anyway."""
+def study_files():
+    """Every file the study promises but the report and the pick's refit runs (pick_refit_outputs), benchmarks
+    included. The report checks each of them, and with it they are the study's targets: Snakemake rebuilds a
+    deleted file only when it is a target or something downstream has to run anyway."""
     refit = config["refit"] and config["ceiling"]
     return [
         *rules.prepare_data.output,
@@ -201,7 +202,6 @@ def final_outputs():
         *rules.aggregate.output,
         *(refit_outputs(config["ceiling"]) if refit else []),
         *(rules.summarize_refits.output if config["refit"] else []),
-        *rules.report.output,
         *stage_timings(),
     ]
 
