@@ -1,4 +1,3 @@
-import json
 import os
 import re
 import sys
@@ -209,4 +208,5 @@ def study_files():
 def pick_refit_outputs(wildcards):
     """The pick's refit runs, as targets; a separate input function, so that only these wait for the choice
     in a dry run's plan."""
-    return refit_outputs(picked()) if config["refit"] and picked() != config["ceiling"] else []
+    pick = picked() if config["refit"] else config["ceiling"]
+    return [] if pick == config["ceiling"] else refit_outputs(pick)
