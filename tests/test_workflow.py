@@ -340,6 +340,20 @@ def test_yaml_syntax_error_in_the_default_config_names_file_line_and_column(tmp_
     assert "Invalid configuration: config/config.yaml, line 2, column 12: YAML syntax error: " in result.stdout + result.stderr
 
 
+def test_bad_data_is_named_on_the_console_in_one_line(tmp_path, mnist_path):
+    with np.load(mnist_path) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    np.savez(tmp_path / "floats.npz", **{**arrays, "x_test": arrays["x_test"].astype(np.float64)})
+    config = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    write_config(tmp_path, {**config, "data_path": str(tmp_path / "floats.npz")})
+    result = snakemake(tmp_path, check=False)
+    console = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in console
+    assert (f"mlpstudy prepare-data: error: {tmp_path / 'floats.npz'}: mnist array x_test has dtype float64, "
+            "expected uint8") in console.splitlines()
+    assert "The study did not finish, and there is no results/report.html." in console
+
+
 @pytest.fixture(scope="module")
 def hostile_study(tmp_path_factory, mnist_path):
     """A tiny study whose every free text, the data path included, is a script or a broken-out attribute."""

@@ -36,8 +36,7 @@ def say_report_is_stale():
             file=sys.stderr,
         )
     else:
-        print(f"The study did not finish, and there is no {page}: none was written, or the failed report "
-              "step removed its own.", file=sys.stderr)
+        print(f"The study did not finish, and there is no {page}.", file=sys.stderr)
 
 
 EXPERIMENTS = {experiment["name"]: experiment for experiment in config["experiments"]}
