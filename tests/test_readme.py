@@ -75,7 +75,9 @@ def as_run_here(command: str, mnist_path: Path) -> str:
 
 
 def run(folder: Path, command: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    # As a user types it: not inside the make that may be running this suite (make test).
+    env = {name: value for name, value in os.environ.items() if name not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     result = subprocess.run(command, shell=True, cwd=folder, capture_output=True, text=True, env=env)
     assert result.returncode == 0, f"{command} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
