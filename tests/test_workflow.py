@@ -337,7 +337,8 @@ def test_yaml_syntax_error_in_the_default_config_names_file_line_and_column(tmp_
          "--cores", "1", "--dry-run"], capture_output=True, text=True,
     )
     assert result.returncode == 1
-    assert "Invalid configuration: config/config.yaml, line 2, column 12: YAML syntax error: " in result.stdout + result.stderr
+    console = result.stdout + result.stderr
+    assert "Invalid configuration: config/config.yaml, line 2, column 12: YAML syntax error: " in console
 
 
 def test_bad_data_is_named_on_the_console_in_one_line(tmp_path, mnist_path):

@@ -53,7 +53,8 @@ def read_command_line_values(config: dict, overrides, schema: dict) -> dict:
             return value
         return parsed if parsed is None or isinstance(parsed, (bool, int, float)) else value
 
-    return {**config, **{key: read(config[key], schema["properties"].get(key, {})) for key in overrides if key in config}}
+    given = [key for key in overrides if key in config]
+    return {**config, **{key: read(config[key], schema["properties"].get(key, {})) for key in given}}
 
 
 def load_schema(schema_path: str | Path) -> dict:

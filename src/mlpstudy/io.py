@@ -39,7 +39,6 @@ def write_json(path: str | Path, data) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-
 class StudyError(Exception):
     """A problem the person running the study can fix; the command line prints its message as one line."""
 

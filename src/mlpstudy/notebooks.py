@@ -22,7 +22,8 @@ class NotebookFailed(StudyError):
 # that runs: no script, no event-handler attributes, no style.
 SAFE_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
              "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul"}
-SAFE_ATTRIBUTES = {"*": ["class", "id"], "a": ["href", "title"], "th": ["colspan", "rowspan"], "td": ["colspan", "rowspan"]}
+SAFE_ATTRIBUTES = {"*": ["class", "id"], "a": ["href", "title"], "th": ["colspan", "rowspan"],
+                   "td": ["colspan", "rowspan"]}
 
 
 def clean_html(html: str | bytes) -> str:
@@ -37,8 +38,8 @@ def clean_html(html: str | bytes) -> str:
 
 def render_notebook(notebook: str | Path, parameters: dict, executed: str | Path, output_notebook: str | Path,
                     output_html: str | Path) -> None:
-    """Run `notebook` with `parameters` into `executed` (the job's log, kept when a cell fails), then copy it
-    to `output_notebook` and render `output_html`. Outputs appear only after every cell has run."""
+    """Run `notebook` with `parameters` into `executed` (kept, with the traceback, when a cell fails), then copy
+    it to `output_notebook` and render `output_html`. Outputs appear only after every cell has run."""
     import papermill
     from nbconvert import HTMLExporter
 
