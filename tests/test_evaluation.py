@@ -1,6 +1,13 @@
-import numpy as np
+import json
 
-from mlpstudy.evaluation import confusion_matrix, least_certain, most_confused_pair, per_class_accuracy
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlpstudy.evaluation import (
+    RUN_METRICS, confusion_matrix, least_certain, load_run, most_confused_pair, per_class_accuracy,
+)
+from mlpstudy.io import ResultFileError
 
 
 def test_confusion_matrix_rows_are_true_classes():
@@ -29,3 +36,15 @@ def test_least_certain_picks_lowest_top_probability():
     labels = np.array([0, 0, 0, 0, 1])
     assert least_certain(probabilities, labels, correct=True, count=2).tolist() == [3, 1]
     assert least_certain(probabilities, labels, correct=False, count=5).tolist() == [2]
+
+
+def test_load_run_names_predictions_that_do_not_fit_the_split(tmp_path):
+    (tmp_path / "metrics.json").write_text(json.dumps({key: 0 for key in RUN_METRICS}))
+    pd.DataFrame({"epoch": [1], "accuracy": [0.9], "loss": [0.3], "val_accuracy": [0.9], "val_loss": [0.3]}).to_csv(
+        tmp_path / "history.csv", index=False)
+    np.savez(tmp_path / "predictions.npz", val_probabilities=np.full((6, 10), 0.1),
+             test_probabilities=np.full((4, 10), 0.1))
+    assert load_run(tmp_path, 6, 4, 10).test_probabilities.shape == (4, 10)
+    with pytest.raises(ResultFileError, match=r"predictions.npz holds test probabilities of shape \(4, 10\), but the "
+                                              r"prepared split has 5 test images and 10 classes"):
+        load_run(tmp_path, 6, 5, 10)

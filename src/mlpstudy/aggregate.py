@@ -12,8 +12,8 @@ from mlpstudy import plots
 from mlpstudy.config import architecture_label, regularization_label
 from mlpstudy.data import read_prepared, read_summary
 from mlpstudy.evaluation import load_run, per_class_accuracy
-from mlpstudy.io import ResultFileError, atomic_path, read_csv, read_json, write_json
-from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES, RUN_FILES
+from mlpstudy.io import atomic_path, read_csv, read_json, write_json
+from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES
 from mlpstudy.selection import select_model
 from mlpstudy.stats import accuracy_spread, bootstrap_best, holm, mcnemar_exact, wilson_interval
 
@@ -124,15 +124,7 @@ def aggregate(settings: dict, metrics_paths, dataset_path, summary_path, output_
     y_val, y_test, x_test = prepared["y_val"], prepared["y_test"], prepared["x_test"]
     loaded: dict[str, list] = {}
     for path in metrics_paths:
-        run = load_run(Path(path).parent)
-        for part, labels in (("val", y_val), ("test", y_test)):
-            shape = getattr(run, f"{part}_probabilities").shape
-            if shape != (len(labels), len(class_names)):
-                raise ResultFileError(
-                    Path(path).parent / RUN_FILES["predictions"],
-                    f"holds {part} probabilities of shape {shape}, but the prepared split {dataset_path} has "
-                    f"{len(labels)} {part} images and {len(class_names)} classes",
-                )
+        run = load_run(Path(path).parent, len(y_val), len(y_test), len(class_names))
         loaded.setdefault(run.metrics["experiment"], []).append(run)
     for experiment_runs in loaded.values():
         experiment_runs.sort(key=lambda run: run.metrics["seed"])

@@ -127,13 +127,15 @@ def check_arrays(arrays: dict[str, np.ndarray], info: DatasetInfo, source: str) 
     for name in ("y_train", "y_test"):
         low, high = int(arrays[name].min()), int(arrays[name].max())
         if low < 0 or high >= N_CLASSES:
-            raise DataError(f"{source}: {info.key} labels {name} range over {low}..{high}, expected 0..{N_CLASSES - 1}")
+            raise DataError(
+                f"{source}: {info.key} labels {name} range over {low}..{high}, expected 0..{N_CLASSES - 1}"
+            )
     checksums = {name: sha256_of(arrays[name]) for name in ARRAYS}
     wrong = [name for name in ARRAYS if checksums[name] != info.sha256[name]]
     if wrong:
         raise DataError(
-            f"{source}: {info.key} array(s) {wrong} do not match the published SHA-256 checksums: the file is corrupt "
-            f"or another dataset. Got {[checksums[n] for n in wrong]}, expected {[info.sha256[n] for n in wrong]}. "
+            f"{source}: {info.key} array(s) {wrong} do not match the published SHA-256 checksums: the file is "
+            f"corrupt or another dataset. Got {[checksums[n] for n in wrong]}, expected {[info.sha256[n] for n in wrong]}. "
             "Replace the file with an intact copy."
         )
     return checksums

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlpstudy.io import read_csv, read_json, read_npz
+from mlpstudy.io import ResultFileError, read_csv, read_json, read_npz
 from mlpstudy.layout import RUN_FILES
 
 
@@ -31,9 +31,17 @@ class Run:
         return np.argmax(self.test_probabilities, axis=1)
 
 
-def load_run(run_dir: str | Path) -> Run:
+def load_run(run_dir: str | Path, n_val: int | None = None, n_test: int | None = None,
+             n_classes: int | None = None) -> Run:
+    """A selection run's files, checked when read; given the split's sizes, the predictions must match them."""
     run_dir = Path(run_dir)
-    predictions = read_npz(run_dir / RUN_FILES["predictions"], ("val_probabilities", "test_probabilities"))
+    path = run_dir / RUN_FILES["predictions"]
+    predictions = read_npz(path, ("val_probabilities", "test_probabilities"))
+    for part, images in (("val", n_val), ("test", n_test)):
+        shape = predictions[f"{part}_probabilities"].shape
+        if images is not None and shape != (images, n_classes):
+            raise ResultFileError(path, f"holds {part} probabilities of shape {shape}, but the prepared split has "
+                                        f"{images} {part} images and {n_classes} classes")
     return Run(
         metrics=read_json(run_dir / RUN_FILES["metrics"], RUN_METRICS),
         history=read_csv(run_dir / RUN_FILES["history"], HISTORY_COLUMNS),

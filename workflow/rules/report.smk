@@ -1,6 +1,6 @@
 rule report:
     input:
-        # Every promised file: the report reads what it shows and checks the rest, so that it vouches for all.
+        # Every promised file: the report checks each before it renders, so that it vouches for all of them.
         study_files=study_files(),
         pick_refits=pick_refit_outputs,
         template=REPORT_TEMPLATE,
