@@ -1,15 +1,20 @@
-"""Training speed and study wall time, measured side by side on this machine.
+"""Training speed, the engine's equivalence with plain Keras fit(), and study wall time, measured side by side
+on this machine.
 
-    python benchmarks/run_benchmark.py --data-path ../shared/data/mnist.npz            # everything
-    python benchmarks/run_benchmark.py --data-path ../shared/data/mnist.npz --skip-study   # training only
+    python benchmarks/run_benchmark.py --data-path ../shared/data/mnist.npz                  # everything
+    python benchmarks/run_benchmark.py --data-path ../shared/data/mnist.npz --only speed     # one part
 
-Writes benchmarks/out/benchmark.json and benchmarks/out/benchmark.md and prints the table. Each measurement
-runs in a fresh process so that TensorFlow's thread pools are set before it initialises, as in a Snakemake job.
+Parts: speed (s/epoch of the engine and of plain fit(), alternating, one thread, against the GEMM rate measured
+in the same run), equivalence (test accuracy of the engine and of plain fit() over several seeds), study (the
+full default study from empty results/ with --cores 2 and 4, then a no-op rerun). Writes
+benchmarks/out/benchmark.json and benchmarks/out/benchmark.md and prints the tables. Each measurement runs in a
+fresh process so that TensorFlow's thread pools are set before it initialises, as in a Snakemake job.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import platform
@@ -24,25 +29,61 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "out"
 WIDTH_DEPTH = ["exp1_128x1", "exp2_128x2", "exp3_64x2", "exp4_64x1", "exp5_256x1", "exp6_256x2"]
+# The equivalence check: the six width/depth nets, a dropout net, the batch-norm net (default study) and an
+# sgd-momentum net (the SGD tuning study, on its own L2-normalised inputs).
+EQUIVALENCE = [*WIDTH_DEPTH, "dropout0.2_256x2", "batchnorm_256x2", "sgd_tuning:sgd_momentum0.9_32x2"]
+PARTS = ("speed", "equivalence", "study")
 
-# Runs inside a fresh interpreter: one training mode, a few epochs, epoch times from the second epoch on.
+# Runs inside a fresh interpreter: `epochs` epochs of one way of training; epoch times from the second on.
 TRAIN_PROBE = r"""
 import json, sys, time
-from mlpstudy.training import configure_tensorflow, compile_and_fit
-spec, dataset, fast, threads, epochs = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3] == "fast", int(sys.argv[4]), int(sys.argv[5])
+from mlpstudy.training import configure_tensorflow, Engine, keras_fit
+spec, dataset, way, threads, epochs = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 configure_tensorflow(threads, seed=0)
 import keras
 from mlpstudy.data import load_prepared
 from mlpstudy.models import build_model
 data = load_prepared(dataset)
 spec = {**spec, "epochs": epochs, "early_stopping": {**spec["early_stopping"], "enabled": False}}
-class Timer(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None): self.start = time.perf_counter()
-    def on_epoch_end(self, epoch, logs=None): times.append(time.perf_counter() - self.start)
-times = []
 model = build_model(spec)
-history = compile_and_fit(model, spec, data, [Timer()], fast=fast)
-print(json.dumps({"epoch_seconds": times, "val_accuracy": history.history["val_accuracy"][-1]}))
+if way == "engine":
+    history, _ = Engine(model, spec).fit(data, 0, epochs, spec["early_stopping"])
+    times, accuracy = list(history["seconds"]), float(history["val_accuracy"].iloc[-1])
+else:
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None): self.start = time.perf_counter()
+        def on_epoch_end(self, epoch, logs=None): times.append(time.perf_counter() - self.start)
+    times = []
+    accuracy = keras_fit(model, spec, data, callbacks=[Timer()]).history["val_accuracy"][-1]
+print(json.dumps({"epoch_seconds": times, "val_accuracy": accuracy}))
+"""
+
+# One way of training, several seeds in one interpreter (one thread): test and validation accuracy of each.
+EQUIVALENCE_PROBE = r"""
+import json, sys
+from mlpstudy.training import configure_tensorflow, Engine, accuracy, keras_fit
+spec, dataset, way, seeds = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+configure_tensorflow(1, seed=seeds[0])
+import keras
+from mlpstudy.data import load_prepared
+from mlpstudy.models import build_model
+data = load_prepared(dataset)
+spec = {**spec, "early_stopping": {**spec["early_stopping"], "enabled": False}}
+results = []
+for seed in seeds:
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    model = build_model(spec)
+    if way == "engine":
+        engine = Engine(model, spec)
+        engine.fit(data, seed, spec["epochs"], spec["early_stopping"])
+        predict = engine.predict
+    else:
+        keras_fit(model, spec, data)
+        predict = lambda images: model.predict(images, batch_size=4096, verbose=0)
+    results.append({"seed": seed, "test_accuracy": accuracy(predict(data.x_test), data.y_test),
+                    "val_accuracy": accuracy(predict(data.x_val), data.y_val)})
+print(json.dumps(results))
 """
 
 # GEMM throughput of TensorFlow's float32 matmul with the given thread count.
@@ -76,55 +117,103 @@ def probe(code: str, *args) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def flops_per_epoch(spec: dict, n_train: int) -> float:
-    """Dense-layer multiply-adds of forward (2) and backward (4) passes: 6 FLOP per weight per image."""
-    sizes = [784, *spec["hidden_layers"], 10]
-    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
-    return 6.0 * weights * n_train
+def gflop_per_epoch(spec: dict, n_train: int) -> float:
+    from mlpstudy.models import training_flop
+
+    return training_flop({**spec, "epochs": 1}, n_train) / 1e9
 
 
-def prepare_dataset(data_path: str, workdir: Path) -> Path:
+def prepare_dataset(data_path: str, folder: Path, preprocessing: str = "scale") -> Path:
     from mlpstudy.data import prepare
 
     config = {"dataset": "mnist", "data_path": data_path, "train_images": None, "test_images": None,
-              "validation_fraction": 0.2, "split_seed": 0}
-    prepare(config, workdir / "dataset.npz", workdir / "dataset.json")
-    return workdir / "dataset.npz"
+              "validation_fraction": 0.2, "split_seed": 0, "preprocessing": preprocessing}
+    path = folder / f"dataset_{preprocessing}.npz"
+    if not path.exists():
+        prepare(config, path, folder / f"dataset_{preprocessing}.json")
+    return path
 
 
-def training_benchmark(config: dict, dataset: Path, repeats: int, epochs: int) -> list[dict]:
-    specs = {e["name"]: e for e in config["experiments"]}
+def study_experiments(study: str = "config") -> dict[str, dict]:
+    """The resolved experiments of the default study ("config") or of config/studies/<study>.yaml, by name."""
+    from mlpstudy.config import load_config
+
+    path = REPO / "config" / ("config.yaml" if study == "config" else f"studies/{study}.yaml")
+    config = load_config(path, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    return {e["name"]: {**e, "preprocessing": config["preprocessing"]} for e in config["experiments"]}
+
+
+def speed_benchmark(dataset: Path, repeats: int, epochs: int) -> dict:
+    """Seconds per epoch of the engine and of plain fit() for the six width/depth nets, alternating so that drift
+    in the machine's speed hits both alike; then the 256x2 net with one and with two threads."""
+    specs = study_experiments()
     rows = []
     for name in WIDTH_DEPTH:
         spec = specs[name]
-        seconds = {"fast": [], "plain": []}
-        accuracy = {}
-        for _ in range(repeats):  # alternate, so drift in machine speed hits both alike
-            for mode in ("fast", "plain"):
-                result = probe(TRAIN_PROBE, json.dumps(spec), dataset, mode, 1, epochs)
-                seconds[mode] += result["epoch_seconds"][1:]  # the first epoch includes tracing
-                accuracy[mode] = result["val_accuracy"]
+        seconds, accuracy = {"engine": [], "fit": []}, {}
+        for _ in range(repeats):
+            for way in ("engine", "fit"):
+                result = probe(TRAIN_PROBE, json.dumps(spec), dataset, way, 1, epochs)
+                seconds[way] += result["epoch_seconds"][1:]  # the first epoch includes compiling
+                accuracy[way] = result["val_accuracy"]
         row = {"experiment": name, "hidden_layers": spec["hidden_layers"], "batch_size": spec["batch_size"],
-               "fast_s_per_epoch": statistics.median(seconds["fast"]),
-               "plain_s_per_epoch": statistics.median(seconds["plain"]),
-               "fast_val_accuracy": accuracy["fast"], "plain_val_accuracy": accuracy["plain"],
-               "gflop_per_epoch": flops_per_epoch(spec, 48000) / 1e9}
-        row["ratio"] = row["fast_s_per_epoch"] / row["plain_s_per_epoch"]
+               "engine_s_per_epoch": statistics.median(seconds["engine"]),
+               "fit_s_per_epoch": statistics.median(seconds["fit"]),
+               "engine_val_accuracy": accuracy["engine"], "fit_val_accuracy": accuracy["fit"],
+               "gflop_per_epoch": gflop_per_epoch(spec, 48000)}
+        row["ratio"] = row["engine_s_per_epoch"] / row["fit_s_per_epoch"]
         rows.append(row)
-        print(f"{name}: fast {row['fast_s_per_epoch']:.2f} s/epoch, plain {row['plain_s_per_epoch']:.2f}, "
+        print(f"{name}: engine {row['engine_s_per_epoch']:.2f} s/epoch, fit() {row['fit_s_per_epoch']:.2f}, "
               f"ratio {row['ratio']:.2f}", flush=True)
+    threads = {
+        str(count): statistics.median(
+            probe(TRAIN_PROBE, json.dumps(specs["exp6_256x2"]), dataset, "engine", count, epochs)["epoch_seconds"][1:])
+        for count in (1, 2)
+    }
+    return {"rows": rows, "threads_s_per_epoch": threads}
+
+
+def equivalence_benchmark(data_path: str, folder: Path, seeds: int, workers: int) -> list[dict]:
+    """Test accuracy of the engine and of plain fit() on the same split, seeds 0..seeds-1, for each EQUIVALENCE
+    net; the mean difference (engine - fit) with its 95% t-interval, paired by seed (a seed fixes the initial
+    weights in both). Accuracy only, so `workers` processes run side by side."""
+    from mlpstudy.stats import t_interval
+
+    specs = {}
+    for entry in EQUIVALENCE:
+        study, _, name = entry.rpartition(":")
+        specs[name] = study_experiments(study or "config")[name]
+    tasks = [(name, way) for name in specs for way in ("engine", "fit")]
+
+    def run(task):
+        name, way = task
+        dataset = prepare_dataset(data_path, folder, specs[name]["preprocessing"])
+        return task, probe(EQUIVALENCE_PROBE, json.dumps(specs[name]), dataset, way, json.dumps(list(range(seeds))))
+
+    for preprocessing in {spec["preprocessing"] for spec in specs.values()}:  # before the workers share them
+        prepare_dataset(data_path, folder, preprocessing)
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        results = dict(pool.map(run, tasks))
+    rows = []
+    for name, spec in specs.items():
+        engine, fit = ([run["test_accuracy"] for run in results[name, way]] for way in ("engine", "fit"))
+        difference, low, high = t_interval([a - b for a, b in zip(engine, fit)])
+        rows.append({
+            "experiment": name, "epochs": spec["epochs"], "batch_size": spec["batch_size"], "seeds": seeds,
+            "engine_test_accuracy": statistics.mean(engine), "fit_test_accuracy": statistics.mean(fit),
+            "engine_sd": statistics.stdev(engine), "fit_sd": statistics.stdev(fit),
+            "difference": difference, "low": low, "high": high, "within_0.2pp": -0.002 < low and high < 0.002,
+            "runs": {way: results[name, way] for way in ("engine", "fit")},
+        })
+        print(f"{name}: engine - fit = {100 * difference:+.3f} pp [{100 * low:+.3f}, {100 * high:+.3f}]", flush=True)
     return rows
 
 
-def threads_benchmark(config: dict, dataset: Path, epochs: int) -> dict:
-    spec = {e["name"]: e for e in config["experiments"]}["exp6_256x2"]
-    return {threads: statistics.median(probe(TRAIN_PROBE, json.dumps(spec), dataset, "fast", threads, epochs)["epoch_seconds"][1:])
-            for threads in (1, 2)}
-
-
-def study_benchmark(data_path: str, cores: int, keep: bool) -> dict:
-    """Wall time of the full default study from scratch, then of a no-op rerun; peak memory per training job;
-    job seconds per stage."""
+def study_benchmark(data_path: str, cores: int, gemm_gflops: float, keep: bool) -> dict:
+    """Wall time of the full default study from empty results/, then of a no-op rerun (three times); peak memory
+    per job; job seconds per stage; training arithmetic and the efficiency it implies."""
+    from mlpstudy.io import read_json
+    from mlpstudy.models import training_flop
     from mlpstudy.report import stage_timing
 
     workdir = Path(tempfile.mkdtemp(prefix=f"mlpstudy-study-{cores}-"))
@@ -140,13 +229,21 @@ def study_benchmark(data_path: str, cores: int, keep: bool) -> dict:
         start = time.perf_counter()
         subprocess.run(command, check=True, env=env, capture_output=True)
         noop.append(time.perf_counter() - start)
-    rss = [float(line.split("\t")[2]) for path in (workdir / "results" / "benchmarks" / "train").rglob("*.tsv")
-           for line in path.read_text().splitlines()[1:]]
-    stages = stage_timing(workdir / "results")
+    results = workdir / "results"
+    rss = {str(path.relative_to(results / "benchmarks")): float(line.split("\t")[2])
+           for path in (results / "benchmarks").rglob("*.tsv") for line in path.read_text().splitlines()[1:]}
+    flop = 0.0
+    for path in [*(results / "experiments").glob("*/seed*/metrics.json"), *(results / "refit").glob("*/seed*/metrics.json")]:
+        run = read_json(path, ("spec", "epochs", "train_images"))
+        flop += training_flop({**run["spec"], "epochs": run["epochs"]}, run["train_images"])
+    stages = stage_timing(results)
     if not keep:
         shutil.rmtree(workdir)
-    return {"cores": cores, "wall_seconds": full, "noop_seconds": statistics.median(noop),
-            "peak_rss_mb_max": max(rss), "peak_rss_mb_median": statistics.median(rss), "stages": stages,
+    largest = max(rss, key=rss.get)
+    return {"cores": cores, "wall_seconds": full, "noop_seconds": noop, "training_tflop": flop / 1e12,
+            "limit_seconds": flop / (min(cores, os.cpu_count()) * gemm_gflops * 1e9),
+            "efficiency": flop / (min(cores, os.cpu_count()) * gemm_gflops * 1e9) / full,
+            "peak_rss_mb_max": rss[largest], "peak_rss_job": largest, "stages": stages,
             "folder": str(workdir) if keep else None}
 
 
@@ -158,75 +255,92 @@ def cpu_model() -> str:
 
 
 def markdown(report: dict) -> str:
-    gemm, gemm2 = report["gemm_gflops_1_thread"], report["gemm_gflops_2_threads"]
-    lines = [
-        f"Measured {report['date']} on {report['machine']} ({report['cpus']} CPUs), one thread per training job, "
-        f"{report['epochs']} epochs per run, median of epochs 2..{report['epochs']} over {report['repeats']} alternating runs.",
-        f"GEMM roofline (TensorFlow float32 2048^3 matmul): {gemm['large']:.1f} GFLOP/s with 1 thread, "
-        f"{gemm2['large']:.1f} with 2. A single 32x784x256 matmul per call reaches {gemm['batch32']:.1f} GFLOP/s: "
-        "bounded by the cost of a call, not by arithmetic, so it is no roofline.",
-        "",
-        "| experiment | plain fit() s/epoch | mlpstudy s/epoch | ratio | GFLOP/epoch | mlpstudy GFLOP/s | % of 1-thread GEMM roofline | val acc plain / ours |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for row in report["training"]:
-        rate = row["gflop_per_epoch"] / row["fast_s_per_epoch"]
-        lines.append(
-            f"| {row['experiment']} | {row['plain_s_per_epoch']:.2f} | {row['fast_s_per_epoch']:.2f} | {row['ratio']:.2f} | "
-            f"{row['gflop_per_epoch']:.1f} | {rate:.1f} | {100 * rate / gemm['large']:.0f}% | "
-            f"{row['plain_val_accuracy']:.4f} / {row['fast_val_accuracy']:.4f} |"
-        )
-    threads = report["threads_s_per_epoch"]
-    lines += ["", f"256x2 with 1 thread: {threads['1']:.2f} s/epoch; with 2 threads: {threads['2']:.2f} s/epoch."]
+    gemm = report["gemm_gflops_1_thread"]
+    lines = [f"Measured {report['date']} on {report['machine']} ({report['cpus']} CPUs) by "
+             f"`benchmarks/run_benchmark.py {' '.join(report['arguments'])}`.",
+             f"Single-thread GEMM rate (TensorFlow float32 2048^3 matmul, best of 5): {gemm['large']:.1f} GFLOP/s; "
+             f"with 2 threads {report['gemm_gflops_2_threads']['large']:.1f}.", ""]
+    if "speed" in report:
+        speed = report["speed"]
+        lines += [
+            f"Speed: one thread, {report['epochs']} epochs per run, median of epochs 2..{report['epochs']} over "
+            f"{report['repeats']} alternating runs (each epoch includes validating on 12,000 images).", "",
+            "| experiment | plain `fit()` s/epoch | engine s/epoch | ratio | GFLOP/epoch | engine GFLOP/s | "
+            "% of 1-thread GEMM rate | val acc fit / engine |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for row in speed["rows"]:
+            rate = row["gflop_per_epoch"] / row["engine_s_per_epoch"]
+            lines.append(
+                f"| {row['experiment']} | {row['fit_s_per_epoch']:.2f} | {row['engine_s_per_epoch']:.2f} | "
+                f"{row['ratio']:.2f} | {row['gflop_per_epoch']:.1f} | {rate:.1f} | {100 * rate / gemm['large']:.0f}% | "
+                f"{row['fit_val_accuracy']:.4f} / {row['engine_val_accuracy']:.4f} |")
+        threads = speed["threads_s_per_epoch"]
+        lines += ["", f"256x2 engine with 1 thread: {threads['1']:.2f} s/epoch; with 2 threads: {threads['2']:.2f}.", ""]
+    if "equivalence" in report:
+        lines += [
+            "Equivalence: test accuracy (10,000 images) of the engine and of plain `fit()`, same split, full epochs, "
+            "seeds 0..n-1; difference engine - fit with its 95% t-interval paired by seed.", "",
+            "| experiment | seeds | plain `fit()` mean (SD) | engine mean (SD) | difference, pp | 95% interval, pp | "
+            "inside ±0.2 pp |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in report["equivalence"]:
+            lines.append(
+                f"| {row['experiment']} | {row['seeds']} | {100 * row['fit_test_accuracy']:.2f}% "
+                f"({100 * row['fit_sd']:.2f}) | {100 * row['engine_test_accuracy']:.2f}% ({100 * row['engine_sd']:.2f}) "
+                f"| {100 * row['difference']:+.3f} | [{100 * row['low']:+.3f}, {100 * row['high']:+.3f}] | "
+                f"{'yes' if row['within_0.2pp'] else 'no'} |")
+        lines.append("")
     for study in report.get("study", []):
         lines.append(
-            f"Full default study with --cores {study['cores']}: {study['wall_seconds'] / 60:.1f} min; no-op rerun "
-            f"{study['noop_seconds']:.2f} s; peak memory per training job {study['peak_rss_mb_max']:.0f} MB "
-            f"(median {study['peak_rss_mb_median']:.0f} MB). Job seconds per stage: "
-            + ", ".join(f"{row['stage']} {row['total_seconds']:.0f} s ({row['jobs']} jobs)" for row in study["stages"])
-            + "."
-        )
+            f"Full default study with --cores {study['cores']}: **{study['wall_seconds'] / 60:.1f} min** "
+            f"({study['training_tflop']:.1f} TFLOP of training; at the GEMM rate on "
+            f"{min(study['cores'], report['cpus'])} cores that is {study['limit_seconds'] / 60:.1f} min, an "
+            f"efficiency of {100 * study['efficiency']:.0f}%); no-op rerun "
+            f"{', '.join(f'{s:.2f}' for s in study['noop_seconds'])} s; largest peak memory "
+            f"{study['peak_rss_mb_max']:.0f} MB ({study['peak_rss_job']}). Job seconds per stage: "
+            + ", ".join(f"{row['stage']} {row['total_seconds']:.0f} s ({row['jobs']} jobs, peak "
+                        f"{row['max_rss_mb']:.0f} MB)" for row in study["stages"]) + ".")
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-path", required=True, help="mnist.npz in the keras.datasets layout")
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--skip-study", action="store_true", help="skip the two full-study runs")
+    parser.add_argument("--only", choices=PARTS, action="append", help="run only this part (repeatable)")
+    parser.add_argument("--repeats", type=int, default=2, help="speed: alternating runs per net")
+    parser.add_argument("--epochs", type=int, default=3, help="speed: epochs per run")
+    parser.add_argument("--seeds", type=int, default=5, help="equivalence: seeds per net and way")
+    parser.add_argument("--workers", type=int, default=2, help="equivalence: processes side by side")
     parser.add_argument("--keep-study", action="store_true", help="keep the study folders (their paths go in the JSON)")
     parser.add_argument("--dry-run", action="store_true", help="check the arguments and say what would run")
     args = parser.parse_args()
+    parts = args.only or PARTS
     data_path = str(Path(args.data_path).resolve())
     if not Path(data_path).is_file():
         parser.error(f"--data-path {args.data_path}: no such file")
     if args.dry_run:
-        print(f"would measure training of {', '.join(WIDTH_DEPTH)} ({args.repeats} repeats of {args.epochs} epochs) "
-              f"and the thread count" + ("" if args.skip_study else ", then the full study with --cores 2 and 4"))
+        print(f"would measure: {', '.join(parts)}")
         return 0
-    from mlpstudy.config import load_config
-
-    config = load_config(REPO / "config" / "config.yaml", REPO / "workflow" / "schemas" / "config.schema.yaml")
     OUT.mkdir(parents=True, exist_ok=True)
+    report = {
+        "date": time.strftime("%Y-%m-%d"), "machine": cpu_model(), "cpus": os.cpu_count(), "arguments": sys.argv[1:],
+        "epochs": args.epochs, "repeats": args.repeats,
+        "gemm_gflops_1_thread": probe(GEMM_PROBE, 1), "gemm_gflops_2_threads": probe(GEMM_PROBE, 2),
+    }
     with tempfile.TemporaryDirectory() as tmp:
-        dataset = prepare_dataset(data_path, Path(tmp))
-        report = {
-            "date": time.strftime("%Y-%m-%d"),
-            "machine": cpu_model(),
-            "cpus": os.cpu_count(),
-            "epochs": args.epochs,
-            "repeats": args.repeats,
-            "gemm_gflops_1_thread": probe(GEMM_PROBE, 1),
-            "gemm_gflops_2_threads": probe(GEMM_PROBE, 2),
-        }
-        report["training"] = training_benchmark(config, dataset, args.repeats, args.epochs)
-        report["threads_s_per_epoch"] = {str(k): v for k, v in threads_benchmark(config, dataset, args.epochs).items()}
-    if not args.skip_study:
-        report["study"] = [study_benchmark(data_path, cores, args.keep_study) for cores in (2, 4)]
-    (OUT / "benchmark.json").write_text(json.dumps(report, indent=2) + "\n")
+        if "speed" in parts:
+            report["speed"] = speed_benchmark(prepare_dataset(data_path, Path(tmp)), args.repeats, args.epochs)
+        if "equivalence" in parts:
+            report["equivalence"] = equivalence_benchmark(data_path, Path(tmp), args.seeds, args.workers)
+    if "study" in parts:
+        report["study"] = [study_benchmark(data_path, cores, report["gemm_gflops_1_thread"]["large"], args.keep_study)
+                           for cores in (2, 4)]
+    name = "benchmark" if parts == PARTS else "benchmark_" + "_".join(parts)
+    (OUT / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
     table = markdown(report)
-    (OUT / "benchmark.md").write_text(table)
+    (OUT / f"{name}.md").write_text(table)
     print(table)
     return 0
 

@@ -54,6 +54,32 @@ def write_config(workdir: Path, config: dict) -> None:
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
 
+# Metrics that the same config and seed must reproduce bitwise (the others are measured times).
+DETERMINISTIC = ["params", "epochs", "best_epoch", "train_accuracy", "train_loss", "val_accuracy", "val_loss",
+                 "test_accuracy", "test_loss", "generalization_gap"]
+
+
+def assert_same_runs(workdir: Path, reference: Path, runs, seeds) -> None:
+    """Every (stage, experiment) run of `seeds` in `workdir` has bitwise the metrics and predictions of the same
+    run in `reference`."""
+    import json
+
+    import numpy as np
+
+    for stage, name in runs:
+        for seed in seeds:
+            run = Path("results") / stage / name / f"seed{seed}"
+            ours = json.loads((workdir / run / "metrics.json").read_text())
+            theirs = json.loads((reference / run / "metrics.json").read_text())
+            assert ours["train_images"] == theirs["train_images"]
+            keys = [key for key in DETERMINISTIC if key in theirs]
+            assert {k: ours[k] for k in keys} == {k: theirs[k] for k in keys}, run
+            with np.load(workdir / run / "predictions.npz") as a, np.load(reference / run / "predictions.npz") as b:
+                assert a.files == b.files
+                for key in a.files:
+                    np.testing.assert_array_equal(a[key], b[key], err_msg=str(run))
+
+
 @pytest.fixture(scope="session")
 def study(tmp_path_factory, mnist_path):
     """The smoke study run locally once per session: (its folder, its config)."""

@@ -12,11 +12,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, snakemake, unavailable, write_config
+from conftest import REPO, assert_same_runs, snakemake, unavailable, write_config
 from mlpstudy.refit import refit_experiments
 
 pytestmark = pytest.mark.e2e
@@ -27,10 +26,6 @@ SLURM_CONF = Path("/etc/slurm/slurm.conf")
 MARKER = "# one-node test cluster of mlpstudy's tests/test_slurm.py\n"
 DAEMONS = ["/usr/sbin/munged", "/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/bin/sbatch"]
 # Metrics that depend only on the arithmetic; times and latencies differ between any two runs.
-DETERMINISTIC = ["params", "epochs", "best_epoch", "train_accuracy", "train_loss", "val_accuracy", "val_loss",
-                 "test_accuracy", "test_loss", "generalization_gap"]
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -127,18 +122,7 @@ def test_smoke_study_on_slurm_matches_the_local_run(cluster, study, tmp_path):
     jobs = 2 + len(config["experiments"]) * (len(config["seeds"]) + 1) + 1 + len(refit) * len(config["seeds"]) + 2
     assert submitted == jobs, "every job but `all` should have gone through sbatch"
     runs = [("experiments", experiment["name"]) for experiment in config["experiments"]] + [("refit", n) for n in refit]
-    for stage, name in runs:
-        for seed in config["seeds"]:
-            run = Path("results") / stage / name / f"seed{seed}"
-            on_slurm = json.loads((tmp_path / run / "metrics.json").read_text())
-            on_this_machine = json.loads((local / run / "metrics.json").read_text())
-            assert on_slurm["train_images"] == on_this_machine["train_images"]
-            keys = [key for key in DETERMINISTIC if key in on_this_machine]
-            assert {k: on_slurm[k] for k in keys} == {k: on_this_machine[k] for k in keys}
-            with np.load(tmp_path / run / "predictions.npz") as a, np.load(local / run / "predictions.npz") as b:
-                assert a.files == b.files
-                for key in a.files:
-                    np.testing.assert_array_equal(a[key], b[key])
+    assert_same_runs(tmp_path, local, runs, config["seeds"])
     for name in ("comparison/selection.json", "comparison/mcnemar.csv", "comparison/probability_best.csv"):
         assert (tmp_path / "results" / name).read_text() == (local / "results" / name).read_text()
     refit_columns = ["experiment", "role", "train_images", "test_accuracy", "seed_test_accuracies", "gain"]

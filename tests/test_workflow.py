@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import HOSTILE, REPO, SCHEMA, live_markup, snakemake, write_config
+from conftest import HOSTILE, REPO, SCHEMA, assert_same_runs, live_markup, snakemake, write_config
 from mlpstudy.config import load_config
 from mlpstudy.layout import MODEL_FIGURES
 
@@ -49,6 +49,18 @@ def test_every_output_is_written(study):
     executed = json.loads((results / "experiments" / "mlp_64x1" / "model_report.ipynb").read_text())
     assert any(cell.get("outputs") for cell in executed["cells"] if cell["cell_type"] == "code")
     assert not list(results.rglob("*.partial*")), "temporary files left behind"
+
+
+@pytest.mark.parametrize("cores", [1, 4])
+def test_training_gives_bitwise_the_same_runs_at_any_core_count(study, tmp_path, cores):
+    """The session's study ran with --cores 2; every training run again with --cores 1 (one job at a time) and
+    --cores 4 (four jobs on this machine's cores) gives the same metrics and predictions, bit for bit."""
+    local, config = study
+    write_config(tmp_path, config)
+    runs = [("experiments", experiment["name"]) for experiment in config["experiments"]]
+    targets = [f"results/{stage}/{name}/seed{seed}/metrics.json" for stage, name in runs for seed in config["seeds"]]
+    snakemake(tmp_path, *targets, "--cores", str(cores))
+    assert_same_runs(tmp_path, local, runs, config["seeds"])
 
 
 def test_numbers_agree_across_metrics_table_and_report(study):

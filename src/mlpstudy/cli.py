@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 
 
@@ -22,12 +23,23 @@ def _train(args) -> None:
     from mlpstudy.training import train_run
 
     train_run(json.loads(args.spec), args.seed, args.dataset, args.run_dir, threads=args.threads)
+    _exit_without_teardown()
 
 
 def _refit(args) -> None:
     from mlpstudy.training import refit_run
 
     refit_run(json.loads(args.spec), args.seed, args.dataset, args.selection_run, args.run_dir, threads=args.threads)
+    _exit_without_teardown()
+
+
+def _exit_without_teardown() -> None:
+    """End a training job now: every output is written and closed, and TensorFlow's teardown at interpreter
+    exit would add about a second to each of the study's jobs."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _summarize_refits(args) -> None:

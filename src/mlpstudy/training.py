@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import time
@@ -17,10 +16,10 @@ from mlpstudy.layout import RUN_FILES
 
 log = logging.getLogger("mlpstudy.training")
 
-# Steps run inside one compiled call: removes per-step Python overhead without changing the math.
-STEPS_PER_EXECUTION = 100
-# Evaluation and prediction batch: no gradient, so larger batches only save overhead.
-EVAL_BATCH_SIZE = 2048
+# Prediction chunk: no gradient, so a large chunk only saves calls. Every chunk has this shape (the last one is
+# padded), so one compiled program predicts every part of the data.
+PREDICT_BATCH_SIZE = 4096
+LATENCY_REPEATS = {"latency_ms_per_1000": 10, "latency_ms_single": 30}
 
 
 def configure_tensorflow(threads: int, seed: int) -> None:
@@ -46,7 +45,7 @@ def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(probabilities, axis=1) == labels))
 
 
-def measure_latency(model, images: np.ndarray, repeats: int = 30) -> dict:
+def measure_latency(model, images: np.ndarray) -> dict:
     """Median inference time, from repeated timings after a warm-up: one batch of 1,000 images, and one image."""
     import tensorflow as tf
 
@@ -57,7 +56,7 @@ def measure_latency(model, images: np.ndarray, repeats: int = 30) -> dict:
     for key, inputs in (("latency_ms_per_1000", batch), ("latency_ms_single", single)):
         predict(inputs)  # trace and warm up
         samples = []
-        for _ in range(repeats):
+        for _ in range(LATENCY_REPEATS[key]):
             start = time.perf_counter()
             predict(inputs).numpy()
             samples.append((time.perf_counter() - start) * 1000)
@@ -65,56 +64,225 @@ def measure_latency(model, images: np.ndarray, repeats: int = 30) -> dict:
     return timings
 
 
-def _epoch_logger(epochs: int):
-    import keras
-
-    class EpochLog(keras.callbacks.Callback):
-        """Logs one line per epoch with its wall time, and keeps the times for history.csv."""
-
-        def __init__(self):
-            super().__init__()
-            self.seconds: list[float] = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self._start)
-            values = " ".join(f"{key}={value:.4f}" for key, value in sorted((logs or {}).items()))
-            log.info("epoch %d/%d %s (%.2f s)", epoch + 1, epochs, values, self.seconds[-1])
-
-    return EpochLog()
-
-
-def compile_and_fit(model, spec: dict, data, callbacks=(), fast: bool = True):
-    """Compile and fit `model` with the optimizer, batch size, epochs and shuffling that `spec` gives.
-
-    fast=True runs STEPS_PER_EXECUTION training steps per compiled call and validates in large batches;
-    fast=False is a plain Keras fit() with defaults, the reference that tests and the benchmark compare with.
-    Both do the same arithmetic on the same batches in the same order, so the trained weights are bitwise
-    identical (tests/test_training.py); only the validation metrics in the history are summed in a different
-    order (larger batches), which can change their last digits. Without a validation split (data.x_val is
-    None, a refit) nothing is validated.
-    """
+def compile_model(model, spec: dict) -> None:
+    """The optimizer `spec` gives, the loss and the metric; saved with the model, so model.keras can resume."""
     from mlpstudy.models import build_optimizer
 
-    model.compile(
-        optimizer=build_optimizer(spec["optimizer"]),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        steps_per_execution=STEPS_PER_EXECUTION if fast else 1,
+    model.compile(optimizer=build_optimizer(spec["optimizer"]), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+
+
+class EarlyStopping:
+    """Keras' EarlyStopping rule, checked once per epoch: an epoch improves when it beats the best so far by more
+    than min_delta; training stops after `patience` epochs without improvement (never after the first epoch)."""
+
+    def __init__(self, settings: dict):
+        self.monitor = settings["monitor"]
+        self.patience = settings["patience"]
+        self.min_delta = settings["min_delta"]
+        self.restore_best_weights = settings["restore_best_weights"]
+        self.best = None
+        self.best_epoch = 0  # 1-based, 0 until the first epoch ends
+        self.wait = 0
+
+    def improves(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        if self.monitor == "val_loss":
+            return value + self.min_delta < self.best
+        return value - self.min_delta > self.best
+
+    def update(self, epoch: int, value: float) -> bool:
+        """Record epoch `epoch` (1-based) with its monitored value; True when training should stop."""
+        self.wait += 1
+        if self.improves(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            return False
+        return self.wait >= self.patience and epoch > 1
+
+
+def _each_batch(n: int, batch_size: int, step, totals):
+    """Run `step(start, size, totals) -> totals` over consecutive batches of range(n) inside a compiled function:
+    a tf.while_loop over the full batches, then one call for the remainder. Every slice has a static size: XLA
+    compiles a loop with dynamic slice sizes into something ~10x slower."""
+    import tensorflow as tf
+
+    full_batches = n // batch_size
+    _, totals = tf.while_loop(
+        lambda index, _: index < full_batches,
+        lambda index, totals: (index + 1, step(index * batch_size, batch_size, totals)),
+        (tf.constant(0), totals),
     )
-    return model.fit(
-        data.x_train,
-        data.y_train,
-        batch_size=spec["batch_size"],
-        epochs=spec["epochs"],
-        validation_data=None if data.x_val is None else (data.x_val, data.y_val),
-        validation_batch_size=EVAL_BATCH_SIZE if fast else None,
-        shuffle=True,
-        callbacks=list(callbacks),
-        verbose=0,
-    )
+    if n % batch_size:
+        totals = step(full_batches * batch_size, n % batch_size, totals)
+    return totals
+
+
+def _mix32(values):
+    """MurmurHash3's 32-bit finalizer: every input bit changes about half of the output bits."""
+    import tensorflow as tf
+
+    def shift_xor(h, bits):
+        return tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, tf.constant(bits, tf.uint32)))
+
+    values = shift_xor(values, 16) * tf.constant(0x85EBCA6B, tf.uint32)
+    values = shift_xor(values, 13) * tf.constant(0xC2B2AE35, tf.uint32)
+    return shift_xor(values, 16)
+
+
+GOLDEN_RATIO_32 = 0x9E3779B9  # spreads consecutive integers over the 32-bit range before mixing
+
+
+def dropout(inputs, rate: float, key):
+    """Inverted dropout as Keras applies it (each value kept with probability 1 - rate and scaled by
+    1 / (1 - rate)), with the mask from a counter-based hash of (key, position) instead of TensorFlow's Philox
+    generator, which inside XLA on this CPU made a dropout net's epoch ~50% slower. A pure function of `key`:
+    the same key gives the same mask in every process."""
+    import tensorflow as tf
+
+    positions = tf.cast(tf.reshape(tf.range(tf.size(inputs)), tf.shape(inputs)), tf.uint32)
+    bits = _mix32(tf.bitwise.bitwise_xor(positions * tf.constant(GOLDEN_RATIO_32, tf.uint32), _mix32(key)))
+    keep = bits >= tf.constant(int(rate * 2**32), tf.uint32)
+    return tf.where(keep, inputs / (1.0 - rate), tf.zeros_like(inputs))
+
+
+class Engine:
+    """Trains a compiled Keras model one epoch per compiled call: the images stay in memory as one tensor, each
+    step gathers its shuffled batch, and Keras' own layers, loss and optimizer do the arithmetic of each step
+    inside an XLA-compiled loop (the arithmetic of Keras' train_step, without its per-step dispatch). Only the
+    dropout masks come from elsewhere: `dropout()`."""
+
+    def __init__(self, model, spec: dict):
+        import tensorflow as tf
+
+        self.model = model
+        self.batch_size = spec["batch_size"]
+        compile_model(model, spec)
+        model.optimizer.build(model.trainable_variables)
+        self._epoch = tf.function(self._train_epoch, jit_compile=True)
+        self._predict = tf.function(lambda images: model(images, training=False), jit_compile=True)
+
+    def _forward(self, images, key):
+        """The model's layers in training mode, each Dropout layer replaced by dropout() with its own key."""
+        import keras
+        import tensorflow as tf
+
+        outputs = images
+        for index, layer in enumerate(self.model.layers):
+            if isinstance(layer, keras.layers.Dropout):
+                layer_key = tf.bitwise.bitwise_xor(key, tf.constant(index * GOLDEN_RATIO_32 % 2**32, tf.uint32))
+                outputs = dropout(outputs, layer.rate, _mix32(layer_key))
+            else:
+                outputs = layer(outputs, training=True)
+        return outputs
+
+    def _train_step(self, images, labels, key):
+        import tensorflow as tf
+
+        model = self.model
+        with tf.GradientTape() as tape:
+            probabilities = self._forward(images, key)
+            # The compiled loss plus the regularization penalties, as in Keras' train_step.
+            loss = model.compute_loss(x=images, y=labels, y_pred=probabilities, training=True)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        model.optimizer.apply(gradients, model.trainable_variables)
+        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(probabilities, axis=1, output_type=labels.dtype), labels),
+                                        tf.float32))
+        return loss, correct
+
+    def _train_epoch(self, images, labels, order, key):
+        """One pass over `images` in the order `order`, with dropout masks drawn from `key` and the step's
+        position; returns the summed batch losses (each weighted by its batch size, as Keras averages them) and
+        the count of correct training predictions."""
+        import tensorflow as tf
+
+        def step(start, size, totals):
+            batch = tf.slice(order, [start], [size])
+            step_key = _mix32(tf.bitwise.bitwise_xor(key, _mix32(tf.cast(start, tf.uint32))))
+            loss, correct = self._train_step(tf.gather(images, batch), tf.gather(labels, batch), step_key)
+            return totals[0] + loss * tf.cast(size, tf.float32), totals[1] + correct
+
+        return _each_batch(int(order.shape[0]), self.batch_size, step, (tf.constant(0.0), tf.constant(0.0)))
+
+    def train_epoch(self, images, labels, order: np.ndarray, key: int) -> dict:
+        import tensorflow as tf
+
+        loss_sum, correct = self._epoch(images, labels, tf.constant(order, dtype=tf.int32), tf.constant(key, tf.uint32))
+        n = len(order)
+        return {"accuracy": float(correct) / n, "loss": float(loss_sum) / n}
+
+    def predict(self, images) -> np.ndarray:
+        """Class probabilities of `images` (numpy or tensor), in chunks of PREDICT_BATCH_SIZE."""
+        chunks = []
+        for start in range(0, len(images), PREDICT_BATCH_SIZE):
+            chunk = images[start:start + PREDICT_BATCH_SIZE]
+            rows = len(chunk)
+            if rows < PREDICT_BATCH_SIZE:
+                chunk = np.pad(np.asarray(chunk), ((0, PREDICT_BATCH_SIZE - rows), (0, 0)))
+            chunks.append(self._predict(chunk).numpy()[:rows])
+        return np.concatenate(chunks)
+
+    def penalty(self) -> float:
+        """The regularization penalty at the current weights (Keras adds it to every reported loss)."""
+        return float(sum(float(loss) for loss in self.model.losses))
+
+    def fit(self, data, seed: int, epochs: int, early_stopping: dict) -> tuple[pd.DataFrame, int]:
+        """Train for `epochs` epochs of shuffled batches, validating after each epoch and stopping early if
+        early_stopping["enabled"].
+
+        Returns the per-epoch history (accuracy, loss, [val_accuracy, val_loss], seconds) and the epoch whose
+        weights the model ends with (the best epoch when early stopping restores it, otherwise the last). Without
+        a validation split (data.x_val is None, a refit) nothing is validated.
+        """
+        import tensorflow as tf
+
+        images = tf.convert_to_tensor(data.x_train)
+        labels = tf.convert_to_tensor(data.y_train.astype(np.int32))
+        stopping = EarlyStopping(early_stopping) if early_stopping["enabled"] else None
+        best_weights = None
+        rows = []
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            order = epoch_order(seed, epoch, len(data.y_train))
+            row = {"epoch": epoch, **self.train_epoch(images, labels, order, dropout_key(seed, epoch))}
+            if data.x_val is not None:
+                probabilities = self.predict(data.x_val)
+                row["val_accuracy"] = accuracy(probabilities, data.y_val)
+                row["val_loss"] = cross_entropy(probabilities, data.y_val) + self.penalty()
+            row["seconds"] = time.perf_counter() - start
+            rows.append(row)
+            log.info("epoch %d/%d %s (%.2f s)", epoch, epochs,
+                     " ".join(f"{key}={row[key]:.4f}" for key in row if key not in ("epoch", "seconds")),
+                     row["seconds"])
+            if stopping:
+                stop = stopping.update(epoch, row[stopping.monitor])
+                if stopping.restore_best_weights and stopping.best_epoch == epoch:
+                    best_weights = self.model.get_weights()
+                if stop:
+                    break
+        if best_weights is None:
+            return pd.DataFrame(rows), len(rows)
+        self.model.set_weights(best_weights)
+        return pd.DataFrame(rows), stopping.best_epoch
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The shuffled order of the training images in `epoch` (1-based) of a run with `seed`."""
+    return np.random.default_rng([seed, epoch]).permutation(n).astype(np.int32)
+
+
+def dropout_key(seed: int, epoch: int) -> int:
+    """The key from which `epoch` (1-based) of a run with `seed` draws its dropout masks."""
+    return int(np.random.default_rng([seed, epoch, 1]).integers(2**32))
+
+
+def keras_fit(model, spec: dict, data, shuffle: bool = True, callbacks=()):
+    """The reference the engine is checked against (tests, benchmarks/run_benchmark.py): compile `model` as the
+    engine does and train it with a plain Keras fit() and its defaults. The study never trains this way."""
+    compile_model(model, spec)
+    return model.fit(data.x_train, data.y_train, batch_size=spec["batch_size"], epochs=spec["epochs"],
+                     validation_data=None if data.x_val is None else (data.x_val, data.y_val), shuffle=shuffle,
+                     callbacks=list(callbacks), verbose=0)
 
 
 def train_run(spec: dict, seed: int, dataset_path: str | Path, run_dir: str | Path, threads: int = 1) -> dict:
@@ -136,17 +304,10 @@ def refit_run(spec: dict, seed: int, dataset_path: str | Path, selection_metrics
     selection_run = read_json(selection_metrics_path, ("best_epoch",))
     refit_spec = {**spec, "epochs": selection_run["best_epoch"],
                   "early_stopping": {**spec["early_stopping"], "enabled": False}}
-    data = load_prepared(dataset_path)
-    all_training = dataclasses.replace(
-        data, x_train=np.concatenate([data.x_train, data.x_val]), y_train=np.concatenate([data.y_train, data.y_val]),
-        x_val=None, y_val=None,
-    )
-    return _fit_and_write(refit_spec, seed, all_training, run_dir, threads)
+    return _fit_and_write(refit_spec, seed, load_prepared(dataset_path, merge_validation=True), run_dir, threads)
 
 
 def _fit_and_write(spec: dict, seed: int, data, run_dir: str | Path, threads: int) -> dict:
-    import keras
-
     from mlpstudy.models import build_model, count_trainable_params
 
     run_dir = Path(run_dir)
@@ -155,45 +316,28 @@ def _fit_and_write(spec: dict, seed: int, data, run_dir: str | Path, threads: in
         "experiment %s seed %d: %d train / %d validation / %d test images, %d thread(s)",
         spec["name"], seed, len(data.y_train), len(data.y_val) if validating else 0, len(data.y_test), threads,
     )
+    import tensorflow as tf
+
+    # The engine trains on a tensor; converted once and the array dropped, so one copy of the images is held.
+    data.x_train = tf.convert_to_tensor(data.x_train)
     model = build_model(spec)
-    callbacks = [epoch_log := _epoch_logger(spec["epochs"])]
-    stopping = spec["early_stopping"]
-    if stopping["enabled"]:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=stopping["monitor"],
-                patience=stopping["patience"],
-                min_delta=stopping["min_delta"],
-                restore_best_weights=stopping["restore_best_weights"],
-            )
-        )
+    engine = Engine(model, spec)
     start = time.perf_counter()
-    history = compile_and_fit(model, spec, data, callbacks)
+    history, kept_epoch = engine.fit(data, seed, spec["epochs"], spec["early_stopping"])
     train_seconds = time.perf_counter() - start
 
     parts = ("train", "val", "test") if validating else ("train", "test")
-    probabilities = {
-        part: model.predict(getattr(data, f"x_{part}"), batch_size=EVAL_BATCH_SIZE, verbose=0) for part in parts
-    }
-    history_table = pd.DataFrame(history.history)
-    history_table.insert(0, "epoch", np.arange(1, len(history_table) + 1))
-    history_table["seconds"] = epoch_log.seconds
-    epochs_run = len(history_table)
-    best_epoch = epochs_run
-    if stopping["enabled"] and stopping["restore_best_weights"]:
-        monitored = history_table[stopping["monitor"]]
-        best_epoch = int(history_table["epoch"][monitored.idxmin() if stopping["monitor"] == "val_loss" else monitored.idxmax()])
-
+    probabilities = {part: engine.predict(getattr(data, f"x_{part}")) for part in parts}
     metrics = {
         "experiment": spec["name"],
         "seed": seed,
         "spec": spec,
         "params": count_trainable_params(model),
         "train_images": len(data.y_train),
-        "epochs": epochs_run,
-        "best_epoch": best_epoch,
+        "epochs": len(history),
+        "best_epoch": kept_epoch,
         "train_seconds": train_seconds,
-        "seconds_per_epoch": float(np.median(epoch_log.seconds)),
+        "seconds_per_epoch": float(np.median(history["seconds"])),
         "threads": threads,
     }
     for part in parts:
@@ -215,7 +359,7 @@ def _fit_and_write(spec: dict, seed: int, data, run_dir: str | Path, threads: in
                 **{f"{part}_probabilities": probabilities[part].astype(np.float32) for part in parts if part != "train"},
             )
     with atomic_path(run_dir / RUN_FILES["history"]) as tmp:
-        history_table.to_csv(tmp, index=False)
+        history.to_csv(tmp, index=False)
     write_json(run_dir / RUN_FILES["metrics"], metrics)
     log.info(
         "done in %.1f s: train %.4f, validation %s, test %.4f, %d parameters",

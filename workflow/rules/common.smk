@@ -9,6 +9,7 @@ from snakemake.exceptions import WorkflowError
 from mlpstudy.config import ConfigError, load_schema, read_command_line_values, report_labels, validate_config
 from mlpstudy.io import params_json, read_json
 from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES, DATA_FIGURES, MODEL_FIGURES, RUN_FILES
+from mlpstudy.models import training_flop
 
 REPO = Path(workflow.basedir)
 NOTEBOOKS = REPO / "notebooks"
@@ -102,6 +103,18 @@ def parent_of(key):
 
 def experiment_spec(wildcards):
     return params_json(EXPERIMENTS[wildcards.experiment])
+
+
+def largest_first(refit=False):
+    """A priority function: the run's training arithmetic, in FLOP per image of the training split (a refit
+    also trains on the validation split). The longest runs start first, so that the study does not end with
+    one long run on one core while the other idles."""
+    images = 1 / (1 - config["validation_fraction"]) if refit else 1
+
+    def priority(wildcards):
+        return training_flop(EXPERIMENTS[wildcards.experiment], images)
+
+    return priority
 
 
 # One (experiment, seed) run: its selection run under results/experiments/, its refit under results/refit/.

@@ -8,6 +8,7 @@ rule refit:
         spec=experiment_spec,
         run_dir=subpath(output.metrics, parent=True),
     threads: 1
+    priority: largest_first(refit=True)
     resources:
         mem_mb=2000,
     conda:

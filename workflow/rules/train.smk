@@ -7,6 +7,7 @@ rule train:
         spec=experiment_spec,
         run_dir=subpath(output.metrics, parent=True),
     threads: 1
+    priority: largest_first()
     resources:
         mem_mb=1500,
     conda:
