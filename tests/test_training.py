@@ -216,3 +216,30 @@ def test_dropout_keeps_each_value_with_probability_one_minus_rate_and_a_key_fixe
     assert np.abs((masks[0] > 0).mean(axis=1) - 0.8).max() < 0.1
     assert np.abs((masks[0] > 0).mean(axis=0) - 0.8).max() < 0.1
     assert abs(np.corrcoef((masks[0] > 0)[:, :-1].ravel(), (masks[0] > 0)[:, 1:].ravel())[0, 1]) < 0.01
+
+
+def test_keras_fit_repeats_one_shuffle_order_once_seeded_while_the_engine_reshuffles():
+    """Why the benchmark gives fit() a freshly shuffled copy of the data each epoch: after
+    keras.utils.set_random_seed, fit(shuffle=True) visits the images in the same order in every epoch (Keras
+    3.15), which costs it accuracy; the engine draws a new order per epoch."""
+    import keras
+
+    from mlpstudy.training import epoch_order
+
+    seen = []
+
+    class Record(keras.layers.Layer):
+        def call(self, inputs):
+            if hasattr(inputs, "numpy"):  # not while Keras builds the model symbolically
+                seen.append(inputs.numpy()[:, 0].astype(int).tolist())
+            return inputs
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((1,)), Record(), keras.layers.Dense(2, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy", run_eagerly=True)
+    images = np.arange(20, dtype="float32").reshape(20, 1)
+    model.fit(images, np.zeros(20, dtype="int64"), batch_size=20, epochs=3, shuffle=True, verbose=0)
+    assert seen[0] != list(range(20)) and seen[0] == seen[1] == seen[2]
+    orders = [epoch_order(0, epoch, 20).tolist() for epoch in (1, 2, 3)]
+    assert orders[0] != orders[1] != orders[2]
+    keras.backend.clear_session()

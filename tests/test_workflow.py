@@ -63,6 +63,24 @@ def test_training_gives_bitwise_the_same_runs_at_any_core_count(study, tmp_path,
     assert_same_runs(tmp_path, local, runs, config["seeds"])
 
 
+def started_jobs(workdir: Path) -> list[str]:
+    """'rule experiment' for every job of the first Snakemake run in `workdir`, in the order it started them."""
+    log = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))[0].read_text()
+    return [f"{rule} {experiment}".strip() for rule, experiment in
+            re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):\n(?:    (?!wildcards).*\n)*(?:    wildcards: experiment=([^,\n]+))?",
+                        log, flags=re.MULTILINE)]
+
+
+def test_largest_runs_start_first_and_the_ceiling_refits_start_when_its_runs_end(study):
+    local, config = study
+    jobs = started_jobs(local)
+    trains = [job for job in jobs if job.startswith("train ")]
+    ceiling = config["ceiling"]
+    assert trains[:2] == [f"train {ceiling}"] * 2, "the smoke study's ceiling is its largest net"
+    # Its refit runs outrank every training run left, so they start before the smaller nets' runs.
+    assert jobs.index(f"refit {ceiling}") < jobs.index("train softmax_regression")
+
+
 def test_numbers_agree_across_metrics_table_and_report(study):
     workdir, config = study
     results = workdir / "results"

@@ -19,6 +19,7 @@ checkpoint aggregate:
     params:
         settings=aggregate_settings(),
         output_dir=parent_of("tables"),
+    priority: BEFORE_ANY_RUN
     conda:
         ENVIRONMENT
     log:

@@ -105,16 +105,21 @@ def experiment_spec(wildcards):
     return params_json(EXPERIMENTS[wildcards.experiment])
 
 
-def largest_first(refit=False):
-    """A priority function: the run's training arithmetic, in FLOP per image of the training split (a refit
-    also trains on the validation split). The longest runs start first, so that the study does not end with
-    one long run on one core while the other idles."""
+def training_cost(experiment, refit=False):
+    """A run's training arithmetic in FLOP per image of the training split (a refit also trains on the
+    validation split)."""
     images = 1 / (1 - config["validation_fraction"]) if refit else 1
+    return training_flop(EXPERIMENTS[experiment], images)
 
-    def priority(wildcards):
-        return training_flop(EXPERIMENTS[wildcards.experiment], images)
 
-    return priority
+def largest_first(refit=False):
+    """A priority function: the longest runs start first, so that the study does not end with one long run on
+    one core while the other idles."""
+    return lambda wildcards: training_cost(wildcards.experiment, refit)
+
+
+# For the choice: it waits for every training run, and the pick's refit runs wait for it.
+BEFORE_ANY_RUN = 1 + max(training_cost(name, refit=True) for name in EXPERIMENTS)
 
 
 # One (experiment, seed) run: its selection run under results/experiments/, its refit under results/refit/.
