@@ -5,7 +5,7 @@
 
 PYTHON ?= python3
 VENV ?= .venv
-CORES ?= 4
+CORES ?= 2
 DATA_PATH ?=
 SNAKEMAKE_ARGS ?=
 

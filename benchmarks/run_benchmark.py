@@ -180,7 +180,20 @@ def speed_benchmark(dataset: Path, repeats: int, epochs: int) -> dict:
         for count in (1, 2)
     }
     fixed = {name: job_fixed_cost(specs[name], dataset, epochs) for name in ("softmax_regression", "exp6_256x2")}
-    return {"rows": rows, "threads_s_per_epoch": threads, "fixed_cost": fixed}
+    return {"rows": rows, "threads_s_per_epoch": threads, "fixed_cost": fixed,
+            "side_by_side_s_per_epoch": side_by_side(specs["exp6_256x2"], dataset, epochs)}
+
+
+def side_by_side(spec: dict, dataset: Path, epochs: int) -> dict:
+    """Seconds per epoch of each of 1, 2 and 3 one-thread 256x2 jobs run at the same time: what a second and a
+    third job on this machine's cores cost each other."""
+    timings = {}
+    for jobs in (1, 2, 3):
+        with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+            results = list(pool.map(lambda _: probe(TRAIN_PROBE, json.dumps(spec), dataset, "engine", 1, epochs),
+                                    range(jobs)))
+        timings[str(jobs)] = [statistics.median(result["epoch_seconds"][1:]) for result in results]
+    return timings
 
 
 def job_fixed_cost(spec: dict, dataset: Path, epochs: int) -> dict:
@@ -306,7 +319,14 @@ def markdown(report: dict) -> str:
                 f"{row['fit_val_accuracy']:.4f} / {row['engine_val_accuracy']:.4f} |")
         threads = speed["threads_s_per_epoch"]
         lines += ["", f"256x2 engine with 1 thread: {threads['1']:.2f} s/epoch; with 2 threads: {threads['2']:.2f}."]
-        lines += [f"A training job of {name} ({job['epochs']} epochs, `python -m mlpstudy train`): "
+        together = speed["side_by_side_s_per_epoch"]
+        lines.append("256x2 engine jobs run side by side, s/epoch of each: "
+                     + "; ".join(f"{jobs} at once: " + ", ".join(f"{t:.2f}" for t in times)
+                                 for jobs, times in together.items())
+                     + " (throughput relative to one job alone: "
+                     + ", ".join(f"{sum(together['1'][0] / t for t in times):.2f}x" for times in together.values())
+                     + ").")
+        lines += [f"A training job of {name} ({job['epochs']} epochs, run as a Snakemake job runs it): "
                   f"{job['wall_seconds']:.1f} s, of which {job['fixed_seconds']:.1f} s beyond its "
                   f"{job['epochs']} steady-state epochs of {job['steady_epoch_seconds']:.2f} s."
                   for name, job in speed["fixed_cost"].items()]

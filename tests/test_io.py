@@ -14,7 +14,7 @@ from mlpstudy.io import ResultFileError, check_file, params_json, read_csv, read
 
 
 def rebuild_command(path) -> str:
-    return f"snakemake --cores 4 --forcerun {path}"
+    return f"snakemake --cores 2 --forcerun {path}"
 
 
 def test_missing_file_is_named(tmp_path):

@@ -51,7 +51,7 @@ def readme_commands() -> list[str]:
 
 def test_the_readme_shows_the_commands_this_test_knows():
     commands = readme_commands()
-    assert "snakemake --cores 4" in commands and "make study" in commands and "make test" in commands
+    assert "snakemake --cores 2" in commands and "make study" in commands and "make test" in commands
     for option in CLUSTER_OPTIONS:
         assert f"`{option}`" in (REPO / "README.md").read_text()
 

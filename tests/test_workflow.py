@@ -319,7 +319,7 @@ def test_a_damaged_result_is_named_in_one_line_and_rebuilt_by_the_command_given(
     result = snakemake(workdir, "--forcerun", "aggregate", check=False)
     console = result.stdout + result.stderr
     assert result.returncode == 1
-    rebuild = f"snakemake --cores 4 --forcerun {damaged}"
+    rebuild = f"snakemake --cores 2 --forcerun {damaged}"
     errors = [line for line in console.splitlines() if line.startswith("mlpstudy aggregate: error:")]
     assert errors == [f"mlpstudy aggregate: error: {damaged} is damaged: not a readable .npz archive (BadZipFile: "
                       f"File is not a zip file). Rebuild it and everything that depends on it: {rebuild} (with this "
@@ -341,7 +341,7 @@ def test_a_damaged_file_that_no_step_parses_is_named_by_the_report_on_a_plain_re
     result = snakemake(workdir, check=False)
     assert result.returncode == 1
     assert (f"mlpstudy report: error: {model} is damaged: not a readable .keras archive (BadZipFile: File is not a "
-            f"zip file). Rebuild it and everything that depends on it: snakemake --cores 4 --forcerun {model}"
+            f"zip file). Rebuild it and everything that depends on it: snakemake --cores 2 --forcerun {model}"
             ) in result.stdout + result.stderr
     snakemake(workdir, "--forcerun", str(model))
     assert zipfile.ZipFile(workdir / model).testzip() is None

@@ -105,7 +105,7 @@ def read_source(dataset: str, data_path: str | None) -> dict[str, np.ndarray]:
         raise DataError(
             f"could not download {dataset} through keras.datasets ({type(error).__name__}: {error}). "
             "Without network access, put a local copy in the keras.datasets layout somewhere and run "
-            "snakemake --cores 4 --config data_path=/path/to/the.npz"
+            "snakemake --cores 2 --config data_path=/path/to/the.npz"
         ) from error
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 

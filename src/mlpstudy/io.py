@@ -49,7 +49,7 @@ class ResultFileError(StudyError):
     def __init__(self, path: str | Path, problem: str):
         super().__init__(
             f"{path} {problem}. Rebuild it and everything that depends on it: "
-            f"snakemake --cores 4 --forcerun {path} (with this run's other options, e.g. --configfile)"
+            f"snakemake --cores 2 --forcerun {path} (with this run's other options, e.g. --configfile)"
         )
 
 
