@@ -118,39 +118,10 @@ def _each_batch(n: int, batch_size: int, step, totals):
     return totals
 
 
-def _mix32(values):
-    """MurmurHash3's 32-bit finalizer: every input bit changes about half of the output bits."""
-    import tensorflow as tf
-
-    def shift_xor(h, bits):
-        return tf.bitwise.bitwise_xor(h, tf.bitwise.right_shift(h, tf.constant(bits, tf.uint32)))
-
-    values = shift_xor(values, 16) * tf.constant(0x85EBCA6B, tf.uint32)
-    values = shift_xor(values, 13) * tf.constant(0xC2B2AE35, tf.uint32)
-    return shift_xor(values, 16)
-
-
-GOLDEN_RATIO_32 = 0x9E3779B9  # spreads consecutive integers over the 32-bit range before mixing
-
-
-def dropout(inputs, rate: float, key):
-    """Inverted dropout as Keras applies it (each value kept with probability 1 - rate and scaled by
-    1 / (1 - rate)), with the mask from a counter-based hash of (key, position) instead of TensorFlow's Philox
-    generator, which inside XLA on this CPU made the reference net's epoch 40% slower. A pure function of `key`:
-    the same key gives the same mask in every process."""
-    import tensorflow as tf
-
-    positions = tf.cast(tf.reshape(tf.range(tf.size(inputs)), tf.shape(inputs)), tf.uint32)
-    bits = _mix32(tf.bitwise.bitwise_xor(positions * tf.constant(GOLDEN_RATIO_32, tf.uint32), _mix32(key)))
-    keep = bits >= tf.constant(int(rate * 2**32), tf.uint32)
-    return tf.where(keep, inputs / (1.0 - rate), tf.zeros_like(inputs))
-
-
 class Engine:
     """Trains a compiled Keras model one epoch per compiled call: the images stay in memory as one tensor, each
     step gathers its shuffled batch, and Keras' own layers, loss and optimizer do the arithmetic of each step
-    inside an XLA-compiled loop (the arithmetic of Keras' train_step, without its per-step dispatch). Only the
-    dropout masks come from elsewhere: `dropout()`."""
+    inside an XLA-compiled loop (the arithmetic of Keras' train_step, without its per-step dispatch)."""
 
     def __init__(self, model, spec: dict):
         import tensorflow as tf
@@ -162,26 +133,12 @@ class Engine:
         self._epoch = tf.function(self._train_epoch, jit_compile=True)
         self._predict = tf.function(lambda images: model(images, training=False), jit_compile=True)
 
-    def _forward(self, images, key):
-        """The model's layers in training mode, each Dropout layer replaced by dropout() with its own key."""
-        import keras
-        import tensorflow as tf
-
-        outputs = images
-        for index, layer in enumerate(self.model.layers):
-            if isinstance(layer, keras.layers.Dropout):
-                layer_key = tf.bitwise.bitwise_xor(key, tf.constant(index * GOLDEN_RATIO_32 % 2**32, tf.uint32))
-                outputs = dropout(outputs, layer.rate, _mix32(layer_key))
-            else:
-                outputs = layer(outputs, training=True)
-        return outputs
-
-    def _train_step(self, images, labels, key):
+    def _train_step(self, images, labels):
         import tensorflow as tf
 
         model = self.model
         with tf.GradientTape() as tape:
-            probabilities = self._forward(images, key)
+            probabilities = model(images, training=True)
             # The compiled loss plus the regularization penalties, as in Keras' train_step.
             loss = model.compute_loss(x=images, y=labels, y_pred=probabilities, training=True)
         gradients = tape.gradient(loss, model.trainable_variables)
@@ -190,24 +147,22 @@ class Engine:
                                         tf.float32))
         return loss, correct
 
-    def _train_epoch(self, images, labels, order, key):
-        """One pass over `images` in the order `order`, with dropout masks drawn from `key` and the step's
-        position; returns the summed batch losses (each weighted by its batch size, as Keras averages them) and
-        the count of correct training predictions."""
+    def _train_epoch(self, images, labels, order):
+        """One pass over `images` in the order `order`; returns the summed batch losses (each weighted by its
+        batch size, as Keras averages them) and the count of correct training predictions."""
         import tensorflow as tf
 
         def step(start, size, totals):
             batch = tf.slice(order, [start], [size])
-            step_key = _mix32(tf.bitwise.bitwise_xor(key, _mix32(tf.cast(start, tf.uint32))))
-            loss, correct = self._train_step(tf.gather(images, batch), tf.gather(labels, batch), step_key)
+            loss, correct = self._train_step(tf.gather(images, batch), tf.gather(labels, batch))
             return totals[0] + loss * tf.cast(size, tf.float32), totals[1] + correct
 
         return _each_batch(int(order.shape[0]), self.batch_size, step, (tf.constant(0.0), tf.constant(0.0)))
 
-    def train_epoch(self, images, labels, order: np.ndarray, key: int) -> dict:
+    def train_epoch(self, images, labels, order: np.ndarray) -> dict:
         import tensorflow as tf
 
-        loss_sum, correct = self._epoch(images, labels, tf.constant(order, dtype=tf.int32), tf.constant(key, tf.uint32))
+        loss_sum, correct = self._epoch(images, labels, tf.constant(order, dtype=tf.int32))
         n = len(order)
         return {"accuracy": float(correct) / n, "loss": float(loss_sum) / n}
 
@@ -244,7 +199,7 @@ class Engine:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             order = epoch_order(seed, epoch, len(data.y_train))
-            row = {"epoch": epoch, **self.train_epoch(images, labels, order, dropout_key(seed, epoch))}
+            row = {"epoch": epoch, **self.train_epoch(images, labels, order)}
             if data.x_val is not None:
                 probabilities = self.predict(data.x_val)
                 row["val_accuracy"] = accuracy(probabilities, data.y_val)
@@ -269,11 +224,6 @@ class Engine:
 def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     """The shuffled order of the training images in `epoch` (1-based) of a run with `seed`."""
     return np.random.default_rng([seed, epoch]).permutation(n).astype(np.int32)
-
-
-def dropout_key(seed: int, epoch: int) -> int:
-    """The key from which `epoch` (1-based) of a run with `seed` draws its dropout masks."""
-    return int(np.random.default_rng([seed, epoch, 1]).integers(2**32))
 
 
 def keras_fit(model, spec: dict, data, shuffle: bool = True, callbacks=()):
