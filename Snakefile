@@ -34,8 +34,8 @@ onerror:
 
 
 rule all:
+    default_target: True
     input:
         study_files(),
         pick_refit_outputs,
         rules.report.output,
-    default_target: True

@@ -117,7 +117,7 @@ print(json.dumps({"large": rate(2048, 2048, 2048, 3), "batch32": rate(32, 784, 2
 
 
 def probe(code: str, *args) -> dict:
-    result = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", code, *map(str, args)], check=False, capture_output=True, text=True,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     if result.returncode:
         raise RuntimeError(result.stderr[-3000:])
@@ -297,18 +297,18 @@ def cpu_model() -> str:
 
 def markdown(report: dict) -> str:
     gemm = report["gemm_gflops_1_thread"]
-    lines = [f"Measured {report['date']} on {report['machine']} ({report['cpus']} CPUs) by "
-             f"`benchmarks/run_benchmark.py {' '.join(report['arguments'])}`.",
-             f"Single-thread GEMM rate (TensorFlow float32 2048^3 matmul, best of 5): {gemm['large']:.1f} GFLOP/s; "
-             f"with 2 threads {report['gemm_gflops_2_threads']['large']:.1f}.", ""]
+    lines = [(f"Measured {report['date']} on {report['machine']} ({report['cpus']} CPUs) by "
+              f"`benchmarks/run_benchmark.py {' '.join(report['arguments'])}`."),
+             (f"Single-thread GEMM rate (TensorFlow float32 2048^3 matmul, best of 5): {gemm['large']:.1f} GFLOP/s; "
+              f"with 2 threads {report['gemm_gflops_2_threads']['large']:.1f}."), ""]
     if "speed" in report:
         speed = report["speed"]
         lines += [
-            f"Speed: one thread, {report['epochs']} epochs per run, median of epochs 2..{report['epochs']} over "
-            f"{report['repeats']} alternating runs. Each epoch trains on 48,000 images and validates on 12,000; "
-            "GFLOP/epoch counts both.", "",
-            "| experiment | plain `fit()` s/epoch | engine s/epoch | ratio | GFLOP/epoch | engine GFLOP/s | "
-            "% of 1-thread GEMM rate | val acc fit / engine |",
+            (f"Speed: one thread, {report['epochs']} epochs per run, median of epochs 2..{report['epochs']} over "
+             f"{report['repeats']} alternating runs. Each epoch trains on 48,000 images and validates on 12,000; "
+             "GFLOP/epoch counts both."), "",
+            ("| experiment | plain `fit()` s/epoch | engine s/epoch | ratio | GFLOP/epoch | engine GFLOP/s | "
+             "% of 1-thread GEMM rate | val acc fit / engine |"),
             "|---|---|---|---|---|---|---|---|",
         ]
         for row in speed["rows"]:
@@ -333,11 +333,11 @@ def markdown(report: dict) -> str:
         lines.append("")
     if "equivalence" in report:
         lines += [
-            "Equivalence: test accuracy (10,000 images) of the engine and of plain `fit()` (one call per epoch on a "
-            "freshly shuffled copy of the data), same split, full epochs, seeds 0..n-1; difference engine - fit "
-            "with its 95% t-interval paired by seed.", "",
-            "| experiment | seeds | plain `fit()` mean (SD) | engine mean (SD) | difference, pp | 95% interval, pp | "
-            "inside ±0.2 pp |",
+            ("Equivalence: test accuracy (10,000 images) of the engine and of plain `fit()` (one call per epoch on a "
+             "freshly shuffled copy of the data), same split, full epochs, seeds 0..n-1; difference engine - fit "
+             "with its 95% t-interval paired by seed."), "",
+            ("| experiment | seeds | plain `fit()` mean (SD) | engine mean (SD) | difference, pp | 95% interval, pp | "
+             "inside ±0.2 pp |"),
             "|---|---|---|---|---|---|---|",
         ]
         for row in report["equivalence"]:

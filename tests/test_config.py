@@ -2,11 +2,17 @@ import copy
 
 import pytest
 import yaml
-
 from conftest import REPO, SCHEMA
+
 from mlpstudy.config import (
-    ConfigError, architecture_label, deep_merge, load_config, read_command_line_values, read_yaml,
-    regularization_label, validate_config,
+    ConfigError,
+    architecture_label,
+    deep_merge,
+    load_config,
+    read_command_line_values,
+    read_yaml,
+    regularization_label,
+    validate_config,
 )
 
 

@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 
 from mlpstudy.data import (
-    DATASETS, DataError, check_arrays, load_prepared, prepare, read_source, split_indices, to_inputs,
+    DATASETS,
+    DataError,
+    check_arrays,
+    load_prepared,
+    prepare,
+    read_source,
+    split_indices,
+    to_inputs,
 )
 from mlpstudy.io import read_json
 

@@ -2,7 +2,6 @@ import re
 import tomllib
 
 import yaml
-
 from conftest import REPO
 
 
@@ -18,7 +17,7 @@ def test_environment_yml_pins_the_same_packages_as_pyproject():
     assert environment["channels"] == ["conda-forge", "nodefaults"]
     conda = [d for d in environment["dependencies"] if isinstance(d, str)]
     assert conda[:2] == ["python=3.11", "pip"]
-    from_pip = [d for d in environment["dependencies"] if isinstance(d, dict)][0]["pip"]
+    from_pip = next(d for d in environment["dependencies"] if isinstance(d, dict))["pip"]
     from_conda = dict(pinned(d) for d in conda[2:] + [d for d in from_pip if not d.startswith("-")])
     assert from_conda == from_pyproject
     assert project["requires-python"] == ">=3.11"

@@ -5,7 +5,12 @@ import pandas as pd
 import pytest
 
 from mlpstudy.evaluation import (
-    RUN_METRICS, confusion_matrix, least_certain, load_run, most_confused_pair, per_class_accuracy,
+    RUN_METRICS,
+    confusion_matrix,
+    least_certain,
+    load_run,
+    most_confused_pair,
+    per_class_accuracy,
 )
 from mlpstudy.io import ResultFileError
 

@@ -1,7 +1,7 @@
 import nbformat
 import pytest
-
 from conftest import HOSTILE, live_markup
+
 from mlpstudy.notebooks import NotebookFailed, render_notebook
 
 

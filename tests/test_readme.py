@@ -10,7 +10,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 from test_workflow import planned_jobs
 
@@ -78,7 +77,7 @@ def run(folder: Path, command: str) -> subprocess.CompletedProcess:
     # As a user types it: not inside the make that may be running this suite (make test).
     env = {name: value for name, value in os.environ.items() if name not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    result = subprocess.run(command, shell=True, cwd=folder, capture_output=True, text=True, env=env)
+    result = subprocess.run(command, shell=True, cwd=folder, check=False, capture_output=True, text=True, env=env)
     assert result.returncode == 0, f"{command} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import REPO, assert_same_runs, snakemake, unavailable, write_config
+
 from mlpstudy.refit import refit_experiments
 
 pytestmark = pytest.mark.e2e
@@ -63,7 +63,7 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 
 
 def start_munge() -> None:
-    if subprocess.run(["munge", "-n"], capture_output=True).returncode == 0:
+    if subprocess.run(["munge", "-n"], check=False, capture_output=True).returncode == 0:
         return  # already running
     Path("/run/munge").mkdir(parents=True, exist_ok=True)
     shutil.chown("/run/munge", "munge", "munge")
@@ -89,7 +89,7 @@ def cluster(tmp_path_factory):
         for daemon in ("slurmctld", "slurmd"):
             subprocess.run([f"/usr/sbin/{daemon}"], check=True)
         for _ in range(60):
-            state = subprocess.run(["sinfo", "--noheader", "-o", "%t"], capture_output=True, text=True)
+            state = subprocess.run(["sinfo", "--noheader", "-o", "%t"], check=False, capture_output=True, text=True)
             if state.stdout.strip() == "idle":
                 break
             time.sleep(0.5)
@@ -101,7 +101,7 @@ def cluster(tmp_path_factory):
         for daemon in ("slurmd", "slurmctld"):
             pid_file = folder / f"{daemon}.pid"
             if pid_file.exists():
-                subprocess.run(["kill", pid_file.read_text().strip()])
+                subprocess.run(["kill", pid_file.read_text().strip()], check=False)
         SLURM_CONF.unlink()
 
 

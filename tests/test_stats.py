@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from mlpstudy.stats import bootstrap_best, holm, mcnemar_exact, t_interval, welch_interval, wilson_interval
+from mlpstudy.stats import (
+    bootstrap_best,
+    holm,
+    mcnemar_exact,
+    t_interval,
+    welch_interval,
+    wilson_interval,
+)
 
 
 def test_t_interval_matches_hand_computation():

@@ -6,8 +6,8 @@ import re
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO, SCHEMA, snakemake, write_config
+
 from mlpstudy.config import load_config
 from mlpstudy.data import DATASETS
 

@@ -14,8 +14,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import (
+    HOSTILE,
+    REPO,
+    SCHEMA,
+    assert_same_runs,
+    live_markup,
+    snakemake,
+    write_config,
+)
 
-from conftest import HOSTILE, REPO, SCHEMA, assert_same_runs, live_markup, snakemake, write_config
 from mlpstudy.config import load_config
 from mlpstudy.layout import MODEL_FIGURES
 
@@ -65,7 +73,7 @@ def test_training_gives_bitwise_the_same_runs_at_any_core_count(study, tmp_path,
 
 def started_jobs(workdir: Path) -> list[str]:
     """'rule experiment' for every job of the first Snakemake run in `workdir`, in the order it started them."""
-    log = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))[0].read_text()
+    log = min((workdir / ".snakemake" / "log").glob("*.snakemake.log")).read_text()
     return [f"{rule} {experiment}".strip() for rule, experiment in
             re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):\n(?:    (?!wildcards).*\n)*(?:    wildcards: experiment=([^,\n]+))?",
                         log, flags=re.MULTILINE)]
@@ -296,7 +304,7 @@ def test_deleted_results_are_rebuilt_exactly_by_a_plain_rerun(study):
 
 
 def test_the_readme_command_for_one_experiment_rebuilds_a_deleted_run_file_and_nothing_else(study):
-    workdir, config = up_to_date(study)
+    workdir, _ = up_to_date(study)
     run = workdir / "results" / "experiments" / "mlp_64x1" / "seed0"
     before = comparable(run / "predictions.npz")
     (run / "metrics.json").unlink()
@@ -310,7 +318,7 @@ def test_the_readme_command_for_one_experiment_rebuilds_a_deleted_run_file_and_n
 
 
 def test_a_damaged_result_is_named_in_one_line_and_rebuilt_by_the_command_given(study):
-    workdir, config = up_to_date(study)
+    workdir, _ = up_to_date(study)
     results = workdir / "results"
     report_before = (results / "report.html").read_bytes()
     damaged = Path("results/experiments/mlp_64x1/seed1/predictions.npz")
@@ -321,9 +329,9 @@ def test_a_damaged_result_is_named_in_one_line_and_rebuilt_by_the_command_given(
     assert result.returncode == 1
     rebuild = f"snakemake --cores 2 --forcerun {damaged}"
     errors = [line for line in console.splitlines() if line.startswith("mlpstudy aggregate: error:")]
-    assert errors == [f"mlpstudy aggregate: error: {damaged} is damaged: not a readable .npz archive (BadZipFile: "
-                      f"File is not a zip file). Rebuild it and everything that depends on it: {rebuild} (with this "
-                      "run's other options, e.g. --configfile)"]
+    assert errors == [(f"mlpstudy aggregate: error: {damaged} is damaged: not a readable .npz archive (BadZipFile: "
+                       f"File is not a zip file). Rebuild it and everything that depends on it: {rebuild} (with this "
+                       "run's other options, e.g. --configfile)")]
     assert "Traceback" not in console.split("Error in rule aggregate")[1].split("Error in rule")[0]
     assert re.search(r"The study did not finish: results/report\.html is from the previous successful run "
                      r"\(written [^)]+\) and does not show this run's changes", console)
@@ -353,7 +361,7 @@ def test_report_says_when_and_from_which_config_and_code_it_was_made(study):
     report = (workdir / "results" / "report.html").read_text()
     resolved = load_config(workdir / "config.yaml", SCHEMA)
     config_hash = hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:16]
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], check=False, capture_output=True, text=True).stdout
     assert re.search(rf"Generated \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d UTC from the configuration with SHA-256 "
                      rf"{config_hash}&hellip; \(printed in full at the end\) and code git commit {commit[:12]}, "
                      r"(with|no) uncommitted changes\.", report)
@@ -364,7 +372,7 @@ def test_yaml_syntax_error_in_the_default_config_names_file_line_and_column(tmp_
     (tmp_path / "config" / "config.yaml").write_text("seeds: [0, 1\nexperiments: []\n")
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-         "--cores", "1", "--dry-run"], capture_output=True, text=True,
+         "--cores", "1", "--dry-run"], check=False, capture_output=True, text=True,
     )
     assert result.returncode == 1
     console = result.stdout + result.stderr

@@ -15,7 +15,13 @@ from mlpstudy.evaluation import load_run, per_class_accuracy
 from mlpstudy.io import atomic_path, read_csv, read_json, write_json
 from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES
 from mlpstudy.selection import select_model
-from mlpstudy.stats import accuracy_spread, bootstrap_best, holm, mcnemar_exact, wilson_interval
+from mlpstudy.stats import (
+    accuracy_spread,
+    bootstrap_best,
+    holm,
+    mcnemar_exact,
+    wilson_interval,
+)
 
 MEAN_COLUMNS = [
     "params", "model_bytes", "epochs", "train_accuracy", "val_accuracy", "test_accuracy",
@@ -161,8 +167,8 @@ def aggregate(settings: dict, metrics_paths, dataset_path, summary_path, output_
     facts = {
         "pick": pick,
         "most_accurate": most_accurate,
-        "n_val": int(len(y_val)),
-        "n_test": int(len(y_test)),
+        "n_val": len(y_val),
+        "n_test": len(y_test),
         "n_seeds": int(table["n_seeds"].min()),
         "bootstrap_draws": BOOTSTRAP_DRAWS,
         "all_wrong": all_wrong.tolist(),

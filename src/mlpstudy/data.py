@@ -144,7 +144,7 @@ def check_arrays(arrays: dict[str, np.ndarray], info: DatasetInfo, source: str) 
 def split_indices(n_images: int, validation_fraction: float, split_seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A seeded random split of range(n_images) into sorted train and validation indices."""
     order = np.random.default_rng(split_seed).permutation(n_images)
-    n_val = int(round(n_images * validation_fraction))
+    n_val = round(n_images * validation_fraction)
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
@@ -173,10 +173,9 @@ def prepare(config: dict, dataset_path: str | Path, summary_path: str | Path) ->
         # Stored with the images so that every consumer of the split applies the same preprocessing.
         "preprocessing": np.array(preprocessing),
     }
-    with atomic_path(dataset_path) as tmp:
-        with open(tmp, "wb") as handle:
-            # Uncompressed: every training job reads it, and inflating 55 MB costs each job most of a second.
-            np.savez(handle, **prepared)
+    # Uncompressed: every training job reads it, and inflating 55 MB costs each job most of a second.
+    with atomic_path(dataset_path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **prepared)
     summary = {
         "dataset": info.key,
         "title": info.title,
@@ -191,8 +190,8 @@ def prepare(config: dict, dataset_path: str | Path, summary_path: str | Path) ->
         "validation_fraction": config["validation_fraction"],
         "split_seed": config["split_seed"],
         "preprocessing": preprocessing,
-        "n_train": int(len(train_index)),
-        "n_val": int(len(val_index)),
+        "n_train": len(train_index),
+        "n_val": len(val_index),
         "n_test": int(n_test),
         "class_counts": {
             part: np.bincount(prepared[f"y_{part}"], minlength=N_CLASSES).tolist() for part in ("train", "val", "test")

@@ -62,7 +62,7 @@ def reading(path: str | Path, kind: str):
         yield
     except StudyError:
         raise
-    except Exception as error:  # json, zip, csv and numpy errors alike
+    except Exception as error:  # noqa: BLE001 - json, zip, csv and numpy errors alike, all named in the message
         raise ResultFileError(path, f"is damaged: not a readable {kind} ({type(error).__name__}: {error})") from None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 INPUT_DIM = 784
 
 
@@ -48,7 +50,7 @@ def training_flop(spec: dict, n_images: int, n_classes: int = 10, input_dim: int
     """Arithmetic of training `spec` for all its epochs on `n_images`: 6 FLOP per Dense weight per image (2 in
     the forward pass, 4 in the backward pass); biases, activations and the optimizer are negligible beside it."""
     sizes = [input_dim, *spec["hidden_layers"], n_classes]
-    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    weights = sum(a * b for a, b in itertools.pairwise(sizes))
     return 6.0 * weights * n_images * spec["epochs"]
 
 

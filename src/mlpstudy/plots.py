@@ -8,12 +8,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-from mlpstudy.io import atomic_path  # noqa: E402
+from mlpstudy.io import atomic_path
 
 DPI = 110
 sns.set_theme(style="whitegrid", context="notebook")

@@ -57,7 +57,7 @@ def code_version() -> str:
 def provenance(settings: dict) -> dict:
     """When the report was made, from which resolved configuration (its SHA-256) and which code."""
     return {
-        "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "generated": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "config_sha256": hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16],
         "code": code_version(),
     }

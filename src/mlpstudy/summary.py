@@ -67,8 +67,8 @@ def executive_summary(table: pd.DataFrame, selection: dict, mcnemar: pd.DataFram
     pick = rows.loc[selection["picked"]]
     most = rows.loc[facts["most_accurate"]]
     sentences = [
-        f"We recommend {pick['experiment']} ({pick['description'].rstrip('.')}): it reads "
-        f"{accuracy_with_interval(pick, facts['n_test'])} of {facts['n_test']:,} test {item}s correctly."
+        (f"We recommend {pick['experiment']} ({pick['description'].rstrip('.')}): it reads "
+         f"{accuracy_with_interval(pick, facts['n_test'])} of {facts['n_test']:,} test {item}s correctly.")
     ]
     if most["experiment"] == pick["experiment"]:
         sentences.append("It is also the most accurate model on the test set.")

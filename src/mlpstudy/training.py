@@ -302,12 +302,11 @@ def _fit_and_write(spec: dict, seed: int, data, run_dir: str | Path, threads: in
     with atomic_path(run_dir / RUN_FILES["model"]) as tmp:
         model.save(tmp)
     metrics["model_bytes"] = (run_dir / RUN_FILES["model"]).stat().st_size
-    with atomic_path(run_dir / RUN_FILES["predictions"]) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(
-                handle,
-                **{f"{part}_probabilities": probabilities[part].astype(np.float32) for part in parts if part != "train"},
-            )
+    with atomic_path(run_dir / RUN_FILES["predictions"]) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(
+            handle,
+            **{f"{part}_probabilities": probabilities[part].astype(np.float32) for part in parts if part != "train"},
+        )
     with atomic_path(run_dir / RUN_FILES["history"]) as tmp:
         history.to_csv(tmp, index=False)
     write_json(run_dir / RUN_FILES["metrics"], metrics)

@@ -9,23 +9,22 @@ checkpoint aggregate:
     output:
         comparison=in_report(study_path("results/comparison.csv"), "comparison/comparison", "Comparison"),
         tables=[
-            comparison_output(study_path(f"results/comparison/{name}"), key)
-            for key, name in COMPARISON_FILES.items()
+            comparison_output(study_path(f"results/comparison/{name}"), key) for key, name in COMPARISON_FILES.items()
         ],
         figures=[
             comparison_output(study_path(f"results/comparison/figures/{name}"), key)
             for key, name in COMPARISON_FIGURES.items()
         ],
-    params:
-        settings=aggregate_settings(),
-        output_dir=parent_of("tables"),
-    priority: BEFORE_ANY_RUN
-    conda:
-        ENVIRONMENT
     log:
         study_path("logs/aggregate/aggregate.log"),
     benchmark:
         study_path("results/benchmarks/aggregate.tsv")
+    priority: BEFORE_ANY_RUN
+    conda:
+        ENVIRONMENT
+    params:
+        settings=aggregate_settings(),
+        output_dir=parent_of("tables"),
     shell:
         "python -m mlpstudy aggregate --settings {params.settings:q} --runs {input.metrics}"
         " --dataset {input.dataset} --summary {input.summary}"

@@ -43,8 +43,15 @@ def say_report_is_stale():
 EXPERIMENTS = {experiment["name"]: experiment for experiment in config["experiments"]}
 STUDY_DIR = config["study_dir"]
 SEEDS = config["seeds"]
-DATA_SETTINGS = ("dataset", "data_path", "train_images", "test_images", "validation_fraction", "split_seed",
-                 "preprocessing")
+DATA_SETTINGS = (
+    "dataset",
+    "data_path",
+    "train_images",
+    "test_images",
+    "validation_fraction",
+    "split_seed",
+    "preprocessing",
+)
 
 
 wildcard_constraints:
@@ -128,8 +135,10 @@ RUN_PATH = "results/{stage}/{experiment}/seed{seed}/{name}"
 
 def run_outputs(stage):
     """The output files of one run (RUN_FILES), for the train and refit rules."""
-    return {key: study_path(RUN_PATH.format(stage=stage, experiment="{experiment}", seed="{seed}", name=name))
-            for key, name in RUN_FILES.items()}
+    return {
+        key: study_path(RUN_PATH.format(stage=stage, experiment="{experiment}", seed="{seed}", name=name))
+        for key, name in RUN_FILES.items()
+    }
 
 
 def run_files(name, experiment="{experiment}", stage="experiments"):
@@ -155,14 +164,16 @@ def data_overview_parameters(wildcards, input, output):
 
 def model_report_parameters(wildcards, input, output):
     experiment = EXPERIMENTS[wildcards.experiment]
-    return params_json({
-        **notebook_inputs(input),
-        "experiment": experiment["name"],
-        "label": experiment.get("label", ""),
-        "description": experiment["description"],
-        "run_dirs": [str(Path(path).parent) for path in run_files("metrics.json", wildcards.experiment)],
-        "figures_dir": parent_of("figures")(wildcards, output),
-    })
+    return params_json(
+        {
+            **notebook_inputs(input),
+            "experiment": experiment["name"],
+            "label": experiment.get("label", ""),
+            "description": experiment["description"],
+            "run_dirs": [str(Path(path).parent) for path in run_files("metrics.json", wildcards.experiment)],
+            "figures_dir": parent_of("figures")(wildcards, output),
+        }
+    )
 
 
 def all_run_files(name):

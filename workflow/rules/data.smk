@@ -4,14 +4,14 @@ rule prepare_data:
     output:
         dataset=study_path("results/data/dataset.npz"),
         summary=study_path("results/data/dataset.json"),
-    params:
-        settings=data_settings(),
-    conda:
-        ENVIRONMENT
     log:
         study_path("logs/prepare_data/prepare_data.log"),
     benchmark:
         study_path("results/benchmarks/prepare_data.tsv")
+    conda:
+        ENVIRONMENT
+    params:
+        settings=data_settings(),
     shell:
         "python -m mlpstudy prepare-data --settings {params.settings:q}"
         " --dataset {output.dataset} --summary {output.summary} 2> {log}"
@@ -31,16 +31,16 @@ rule data_overview:
             )
             for figure, title in DATA_FIGURES.items()
         ],
-    params:
-        parameters=data_overview_parameters,
-        # Where papermill writes as it runs, kept when a cell fails (not a log: the console shows failed logs).
-        executed=study_path("logs/data_overview/data_overview.ipynb"),
-    conda:
-        ENVIRONMENT
     log:
         study_path("logs/data_overview/data_overview.log"),
     benchmark:
         study_path("results/benchmarks/data_overview.tsv")
+    conda:
+        ENVIRONMENT
+    params:
+        parameters=data_overview_parameters,
+        # Where papermill writes as it runs, kept when a cell fails (not a log: the console shows failed logs).
+        executed=study_path("logs/data_overview/data_overview.ipynb"),
     shell:
         "python -m mlpstudy render-notebook --notebook {input.notebook:q} --parameters {params.parameters:q}"
         " --executed {params.executed:q} --output-notebook {output.notebook:q} --output-html {output.html:q}"

@@ -23,16 +23,16 @@ rule model_report:
             )
             for figure, title in MODEL_FIGURES.items()
         ],
-    params:
-        parameters=model_report_parameters,
-        # Where papermill writes as it runs, kept when a cell fails (not a log: the console shows failed logs).
-        executed=study_path("logs/model_report/{experiment}.ipynb"),
-    conda:
-        ENVIRONMENT
     log:
         study_path("logs/model_report/{experiment}.log"),
     benchmark:
         study_path("results/benchmarks/model_report/{experiment}.tsv")
+    conda:
+        ENVIRONMENT
+    params:
+        parameters=model_report_parameters,
+        # Where papermill writes as it runs, kept when a cell fails (not a log: the console shows failed logs).
+        executed=study_path("logs/model_report/{experiment}.ipynb"),
     shell:
         "python -m mlpstudy render-notebook --notebook {input.notebook:q} --parameters {params.parameters:q}"
         " --executed {params.executed:q} --output-notebook {output.notebook:q} --output-html {output.html:q}"

@@ -4,19 +4,19 @@ rule refit:
         selection_run=run_outputs("experiments")["metrics"],
     output:
         **run_outputs("refit"),
-    params:
-        spec=experiment_spec,
-        run_dir=subpath(output.metrics, parent=True),
-    threads: 1
-    priority: largest_first(refit=True)
-    resources:
-        mem_mb=2000,
-    conda:
-        ENVIRONMENT
     log:
         study_path("logs/refit/{experiment}/seed{seed}.log"),
     benchmark:
         study_path("results/benchmarks/refit/{experiment}/seed{seed}.tsv")
+    priority: largest_first(refit=True)
+    conda:
+        ENVIRONMENT
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        spec=experiment_spec,
+        run_dir=subpath(output.metrics, parent=True),
     shell:
         "python -m mlpstudy refit --spec {params.spec:q} --seed {wildcards.seed} --dataset {input.dataset}"
         " --selection-run {input.selection_run} --run-dir {params.run_dir} --threads {threads} 2> {log}"
@@ -30,12 +30,12 @@ rule summarize_refits:
         selection_runs=study_path(f"results/comparison/{COMPARISON_FILES['runs']}"),
     output:
         in_report(study_path("results/refit/refit.csv"), "refit", "Recommendation", labels={"table": "refit"}),
-    params:
-        ceiling=f"--ceiling {config['ceiling']}" if config["ceiling"] else "",
-    conda:
-        ENVIRONMENT
     log:
         study_path("logs/refit/summarize_refits.log"),
+    conda:
+        ENVIRONMENT
+    params:
+        ceiling=f"--ceiling {config['ceiling']}" if config["ceiling"] else "",
     shell:
         "python -m mlpstudy summarize-refits {params.ceiling} --runs {input.ceiling_runs} {input.pick_runs}"
         " --selection {input.selection} --selection-runs {input.selection_runs} --output {output} 2> {log}"

@@ -5,14 +5,16 @@ rule report:
         pick_refits=pick_refit_outputs,
         template=REPORT_TEMPLATE,
     output:
-        html=in_report(study_path("results/report.html"), "report", "Recommendation", labels={"report": "mlpstudy report"}),
+        html=in_report(
+            study_path("results/report.html"), "report", "Recommendation", labels={"report": "mlpstudy report"}
+        ),
+    log:
+        study_path("logs/report/report.log"),
+    conda:
+        ENVIRONMENT
     params:
         settings=params_json(config),
         results_dir=subpath(output.html, parent=True),
-    conda:
-        ENVIRONMENT
-    log:
-        study_path("logs/report/report.log"),
     shell:
         "python -m mlpstudy report --settings {params.settings:q} --results-dir {params.results_dir:q}"
         " --check {input.study_files} {input.pick_refits} --output {output.html} 2> {log}"
