@@ -94,7 +94,8 @@ def test_engine_does_the_arithmetic_of_a_plain_keras_fit(dataset, monkeypatch, c
     fit()'s model predicts, up to float rounding (XLA fuses and orders some sums differently, so not bitwise),
     and its history matches. Predictions, not weights: with batch norm, the bias before it gets only rounding
     noise as gradient, which adam scales up to full steps, so that bias differs while the function does not.
-    Dropout draws other masks inside XLA, so dropout nets are compared statistically, by the benchmark."""
+    The engine draws its dropout masks from another generator (training.dropout), so dropout nets are compared
+    statistically, by the benchmark."""
     import keras
 
     from mlpstudy import training
@@ -194,6 +195,37 @@ def test_early_stopping_stops_and_keeps_the_epoch_that_keras_would(monitor, valu
         if ours.update(epoch, value):
             break
     assert (our_epochs, ours.best_epoch) == (keras_epochs, model.kept)
+
+
+def test_dropout_keeps_each_value_with_probability_one_minus_rate_and_a_seed_fixes_the_mask():
+    import tensorflow as tf
+
+    from mlpstudy.training import dropout
+
+    inputs = tf.ones((400, 256))
+    rate = 0.2
+    compiled = tf.function(lambda seed: dropout(inputs, rate, seed), jit_compile=True)  # as the engine calls it
+    masks = [compiled(tf.constant(seed, tf.int32)).numpy() for seed in ([7, 0], [7, 32], [7, 0])]
+    for mask in masks:
+        assert set(np.unique(mask)) == {0.0, np.float32(1 / (1 - rate))}
+        kept = (mask > 0).mean()  # 102,400 draws: the binomial SD of the share is 0.0013
+        assert abs(kept - (1 - rate)) < 0.005
+    np.testing.assert_array_equal(masks[0], masks[2])
+    # Neighbouring steps (seeds that differ in the batch start), positions and rows are independent: the share of
+    # positions that agree is what two independent masks give (0.8^2 + 0.2^2 = 0.68), and a row's or column's
+    # keep rate does not drift.
+    assert abs(((masks[0] > 0) == (masks[1] > 0)).mean() - 0.68) < 0.01
+    assert np.abs((masks[0] > 0).mean(axis=1) - 0.8).max() < 0.1
+    assert np.abs((masks[0] > 0).mean(axis=0) - 0.8).max() < 0.1
+    assert abs(np.corrcoef((masks[0] > 0)[:, :-1].ravel(), (masks[0] > 0)[:, 1:].ravel())[0, 1]) < 0.01
+
+
+def test_each_layer_and_epoch_draws_its_own_dropout_masks():
+    from mlpstudy.training import dropout_keys
+
+    keys = [dropout_keys(seed, epoch, 5) for seed in (0, 1) for epoch in (1, 2)]
+    assert len({int(key) for layer_keys in keys for key in layer_keys}) == 20
+    np.testing.assert_array_equal(dropout_keys(0, 1, 5), keys[0])
 
 
 def test_keras_fit_repeats_one_shuffle_order_once_seeded_while_the_engine_reshuffles():

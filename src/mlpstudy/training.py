@@ -118,10 +118,23 @@ def _each_batch(n: int, batch_size: int, step, totals):
     return totals
 
 
+def dropout(inputs, rate: float, seed):
+    """Inverted dropout as Keras' Dropout layer applies it in training (each value kept with probability
+    1 - rate and scaled by 1 / (1 - rate)), with its uniform draws from TensorFlow's ThreeFry generator for the
+    int32 pair `seed` (TensorFlow offers ThreeFry only inside XLA, where the engine calls this). Keras' dropout
+    draws from Philox, which inside XLA on this CPU costs about 18 ns per number against ThreeFry's 2 ns: with it
+    the reference net's epoch took 2.8 s instead of 2.0 s without dropout."""
+    import tensorflow as tf
+
+    keep = tf.random.stateless_uniform(tf.shape(inputs), seed, alg="threefry") >= rate
+    return tf.where(keep, inputs * (1.0 / (1.0 - rate)), tf.zeros_like(inputs))
+
+
 class Engine:
     """Trains a compiled Keras model one epoch per compiled call: the images stay in memory as one tensor, each
     step gathers its shuffled batch, and Keras' own layers, loss and optimizer do the arithmetic of each step
-    inside an XLA-compiled loop (the arithmetic of Keras' train_step, without its per-step dispatch)."""
+    inside an XLA-compiled loop (the arithmetic of Keras' train_step, without its per-step dispatch). Only the
+    Dropout layers' random draws come from elsewhere: `dropout()`."""
 
     def __init__(self, model, spec: dict):
         import tensorflow as tf
@@ -133,12 +146,24 @@ class Engine:
         self._epoch = tf.function(self._train_epoch, jit_compile=True)
         self._predict = tf.function(lambda images: model(images, training=False), jit_compile=True)
 
-    def _train_step(self, images, labels):
+    def _forward(self, images, layer_seeds):
+        """The model's layers in training mode, each Dropout layer applied by dropout() with its own seed."""
+        import keras
+
+        outputs = images
+        for layer, seed in zip(self.model.layers, layer_seeds):
+            if isinstance(layer, keras.layers.Dropout):
+                outputs = dropout(outputs, layer.rate, seed)
+            else:
+                outputs = layer(outputs, training=True)
+        return outputs
+
+    def _train_step(self, images, labels, layer_seeds):
         import tensorflow as tf
 
         model = self.model
         with tf.GradientTape() as tape:
-            probabilities = model(images, training=True)
+            probabilities = self._forward(images, layer_seeds)
             # The compiled loss plus the regularization penalties, as in Keras' train_step.
             loss = model.compute_loss(x=images, y=labels, y_pred=probabilities, training=True)
         gradients = tape.gradient(loss, model.trainable_variables)
@@ -147,22 +172,25 @@ class Engine:
                                         tf.float32))
         return loss, correct
 
-    def _train_epoch(self, images, labels, order):
-        """One pass over `images` in the order `order`; returns the summed batch losses (each weighted by its
+    def _train_epoch(self, images, labels, order, layer_keys):
+        """One pass over `images` in the order `order`, the step starting at image `start` drawing layer i's
+        dropout masks from the seed (layer_keys[i], start); returns the summed batch losses (each weighted by its
         batch size, as Keras averages them) and the count of correct training predictions."""
         import tensorflow as tf
 
         def step(start, size, totals):
             batch = tf.slice(order, [start], [size])
-            loss, correct = self._train_step(tf.gather(images, batch), tf.gather(labels, batch))
+            layer_seeds = [tf.stack([key, start]) for key in tf.unstack(layer_keys)]
+            loss, correct = self._train_step(tf.gather(images, batch), tf.gather(labels, batch), layer_seeds)
             return totals[0] + loss * tf.cast(size, tf.float32), totals[1] + correct
 
         return _each_batch(int(order.shape[0]), self.batch_size, step, (tf.constant(0.0), tf.constant(0.0)))
 
-    def train_epoch(self, images, labels, order: np.ndarray) -> dict:
+    def train_epoch(self, images, labels, order: np.ndarray, layer_keys: np.ndarray) -> dict:
         import tensorflow as tf
 
-        loss_sum, correct = self._epoch(images, labels, tf.constant(order, dtype=tf.int32))
+        loss_sum, correct = self._epoch(images, labels, tf.constant(order, dtype=tf.int32),
+                                        tf.constant(layer_keys, dtype=tf.int32))
         n = len(order)
         return {"accuracy": float(correct) / n, "loss": float(loss_sum) / n}
 
@@ -199,7 +227,8 @@ class Engine:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             order = epoch_order(seed, epoch, len(data.y_train))
-            row = {"epoch": epoch, **self.train_epoch(images, labels, order)}
+            keys = dropout_keys(seed, epoch, len(self.model.layers))
+            row = {"epoch": epoch, **self.train_epoch(images, labels, order, keys)}
             if data.x_val is not None:
                 probabilities = self.predict(data.x_val)
                 row["val_accuracy"] = accuracy(probabilities, data.y_val)
@@ -224,6 +253,11 @@ class Engine:
 def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     """The shuffled order of the training images in `epoch` (1-based) of a run with `seed`."""
     return np.random.default_rng([seed, epoch]).permutation(n).astype(np.int32)
+
+
+def dropout_keys(seed: int, epoch: int, layers: int) -> np.ndarray:
+    """One key per layer from which `epoch` (1-based) of a run with `seed` draws that layer's dropout masks."""
+    return np.random.default_rng([seed, epoch, 1]).integers(2**31, size=layers, dtype=np.int32)
 
 
 def keras_fit(model, spec: dict, data, shuffle: bool = True, callbacks=()):
