@@ -1,6 +1,6 @@
 # Two commands on a fresh machine:
 #   make study   creates .venv from pyproject.toml and runs the whole study (results/report.html)
-#   make test    creates .venv and runs the unit and end-to-end tests
+#   make test    creates .venv, lints (make lint) and runs the unit and end-to-end tests
 # Offline or with your own copy of the data: make study DATA_PATH=/path/to/mnist.npz
 
 PYTHON ?= python3
@@ -26,11 +26,15 @@ study: $(VENV)/.installed
 smoke: $(VENV)/.installed
 	snakemake --cores $(CORES) --configfile config/smoke.yaml $(if $(DATA_PATH),--config data_path=$(DATA_PATH)) $(SNAKEMAKE_ARGS)
 
-test: $(VENV)/.installed
+test: lint
 	pytest -v
 
+# The workflow (snakemake --lint, snakefmt) and the Python (ruff), as the model workflows' CI checks them.
 lint: $(VENV)/.installed
 	snakemake --lint --config data_path=/dev/null
+	snakefmt --check .
+	ruff check .
+	ruff format --check .
 
 clean-results:
 	rm -rf results logs

@@ -121,8 +121,13 @@ print(json.dumps({"large": rate(2048, 2048, 2048, 3), "batch32": rate(32, 784, 2
 
 
 def probe(code: str, *args) -> dict:
-    result = subprocess.run([sys.executable, "-c", code, *map(str, args)], check=False, capture_output=True, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    result = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     if result.returncode:
         raise RuntimeError(result.stderr[-3000:])
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -139,8 +144,15 @@ def gflop_per_epoch(spec: dict, n_train: int, n_val: int) -> float:
 def prepare_dataset(data_path: str, folder: Path, preprocessing: str = "scale") -> Path:
     from mlpstudy.data import prepare
 
-    config = {"dataset": "mnist", "data_path": data_path, "train_images": None, "test_images": None,
-              "validation_fraction": 0.2, "split_seed": 0, "preprocessing": preprocessing}
+    config = {
+        "dataset": "mnist",
+        "data_path": data_path,
+        "train_images": None,
+        "test_images": None,
+        "validation_fraction": 0.2,
+        "split_seed": 0,
+        "preprocessing": preprocessing,
+    }
     path = folder / f"dataset_{preprocessing}.npz"
     if not path.exists():
         prepare(config, path, folder / f"dataset_{preprocessing}.json")
@@ -169,23 +181,36 @@ def speed_benchmark(dataset: Path, repeats: int, epochs: int) -> dict:
                 result = probe(TRAIN_PROBE, json.dumps(spec), dataset, way, 1, epochs)
                 seconds[way] += result["epoch_seconds"][1:]  # the first epoch includes compiling
                 accuracy[way] = result["val_accuracy"]
-        row = {"experiment": name, "hidden_layers": spec["hidden_layers"], "batch_size": spec["batch_size"],
-               "engine_s_per_epoch": statistics.median(seconds["engine"]),
-               "fit_s_per_epoch": statistics.median(seconds["fit"]),
-               "engine_val_accuracy": accuracy["engine"], "fit_val_accuracy": accuracy["fit"],
-               "gflop_per_epoch": gflop_per_epoch(spec, 48000, 12000)}
+        row = {
+            "experiment": name,
+            "hidden_layers": spec["hidden_layers"],
+            "batch_size": spec["batch_size"],
+            "engine_s_per_epoch": statistics.median(seconds["engine"]),
+            "fit_s_per_epoch": statistics.median(seconds["fit"]),
+            "engine_val_accuracy": accuracy["engine"],
+            "fit_val_accuracy": accuracy["fit"],
+            "gflop_per_epoch": gflop_per_epoch(spec, 48000, 12000),
+        }
         row["ratio"] = row["engine_s_per_epoch"] / row["fit_s_per_epoch"]
         rows.append(row)
-        print(f"{name}: engine {row['engine_s_per_epoch']:.2f} s/epoch, fit() {row['fit_s_per_epoch']:.2f}, "
-              f"ratio {row['ratio']:.2f}", flush=True)
+        print(
+            f"{name}: engine {row['engine_s_per_epoch']:.2f} s/epoch, fit() {row['fit_s_per_epoch']:.2f}, "
+            f"ratio {row['ratio']:.2f}",
+            flush=True,
+        )
     threads = {
         str(count): statistics.median(
-            probe(TRAIN_PROBE, json.dumps(specs["exp6_256x2"]), dataset, "engine", count, epochs)["epoch_seconds"][1:])
+            probe(TRAIN_PROBE, json.dumps(specs["exp6_256x2"]), dataset, "engine", count, epochs)["epoch_seconds"][1:]
+        )
         for count in (1, 2)
     }
     fixed = {name: job_fixed_cost(specs[name], dataset, epochs) for name in ("softmax_regression", "exp6_256x2")}
-    return {"rows": rows, "threads_s_per_epoch": threads, "fixed_cost": fixed,
-            "side_by_side_s_per_epoch": side_by_side(specs["exp6_256x2"], dataset, epochs)}
+    return {
+        "rows": rows,
+        "threads_s_per_epoch": threads,
+        "fixed_cost": fixed,
+        "side_by_side_s_per_epoch": side_by_side(specs["exp6_256x2"], dataset, epochs),
+    }
 
 
 def side_by_side(spec: dict, dataset: Path, epochs: int) -> dict:
@@ -194,8 +219,9 @@ def side_by_side(spec: dict, dataset: Path, epochs: int) -> dict:
     timings = {}
     for jobs in (1, 2, 3):
         with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-            results = list(pool.map(lambda _: probe(TRAIN_PROBE, json.dumps(spec), dataset, "engine", 1, epochs),
-                                    range(jobs)))
+            results = list(
+                pool.map(lambda _: probe(TRAIN_PROBE, json.dumps(spec), dataset, "engine", 1, epochs), range(jobs))
+            )
         timings[str(jobs)] = [statistics.median(result["epoch_seconds"][1:]) for result in results]
     return timings
 
@@ -208,14 +234,35 @@ def job_fixed_cost(spec: dict, dataset: Path, epochs: int) -> dict:
     spec = {**spec, "epochs": epochs, "early_stopping": {**spec["early_stopping"], "enabled": False}}
     with tempfile.TemporaryDirectory() as run_dir:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "mlpstudy", "train", "--spec", json.dumps(spec), "--seed", "0",
-                        "--dataset", str(dataset), "--run-dir", run_dir, "--threads", "1"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mlpstudy",
+                "train",
+                "--spec",
+                json.dumps(spec),
+                "--seed",
+                "0",
+                "--dataset",
+                str(dataset),
+                "--run-dir",
+                run_dir,
+                "--threads",
+                "1",
+            ],
+            check=True,
+            capture_output=True,
+        )
         wall = time.perf_counter() - start
         seconds = [float(line.split(",")[-1]) for line in Path(run_dir, "history.csv").read_text().splitlines()[1:]]
     steady = statistics.median(seconds[1:])
-    return {"wall_seconds": wall, "epochs": epochs, "steady_epoch_seconds": steady,
-            "fixed_seconds": wall - epochs * steady}
+    return {
+        "wall_seconds": wall,
+        "epochs": epochs,
+        "steady_epoch_seconds": steady,
+        "fixed_seconds": wall - epochs * steady,
+    }
 
 
 def equivalence_benchmark(data_path: str, folder: Path, seeds: int, workers: int) -> list[dict]:
@@ -235,8 +282,9 @@ def equivalence_benchmark(data_path: str, folder: Path, seeds: int, workers: int
     def run(task):
         name, way = task
         dataset = prepare_dataset(data_path, folder, specs[name]["preprocessing"])
-        return task, probe(EQUIVALENCE_PROBE, json.dumps(specs[name]), dataset, way,
-                           json.dumps(list(range(seed_counts[name]))))
+        return task, probe(
+            EQUIVALENCE_PROBE, json.dumps(specs[name]), dataset, way, json.dumps(list(range(seed_counts[name])))
+        )
 
     for preprocessing in {spec["preprocessing"] for spec in specs.values()}:  # before the workers share them
         prepare_dataset(data_path, folder, preprocessing)
@@ -246,13 +294,23 @@ def equivalence_benchmark(data_path: str, folder: Path, seeds: int, workers: int
     for name, spec in specs.items():
         engine, fit = ([run["test_accuracy"] for run in results[name, way]] for way in ("engine", "fit"))
         difference, low, high = t_interval([a - b for a, b in zip(engine, fit)])
-        rows.append({
-            "experiment": name, "epochs": spec["epochs"], "batch_size": spec["batch_size"], "seeds": len(engine),
-            "engine_test_accuracy": statistics.mean(engine), "fit_test_accuracy": statistics.mean(fit),
-            "engine_sd": statistics.stdev(engine), "fit_sd": statistics.stdev(fit),
-            "difference": difference, "low": low, "high": high, "within_0.2pp": bool(-0.002 < low and high < 0.002),
-            "runs": {way: results[name, way] for way in ("engine", "fit")},
-        })
+        rows.append(
+            {
+                "experiment": name,
+                "epochs": spec["epochs"],
+                "batch_size": spec["batch_size"],
+                "seeds": len(engine),
+                "engine_test_accuracy": statistics.mean(engine),
+                "fit_test_accuracy": statistics.mean(fit),
+                "engine_sd": statistics.stdev(engine),
+                "fit_sd": statistics.stdev(fit),
+                "difference": difference,
+                "low": low,
+                "high": high,
+                "within_0.2pp": bool(-0.002 < low and high < 0.002),
+                "runs": {way: results[name, way] for way in ("engine", "fit")},
+            }
+        )
         print(f"{name}: engine - fit = {100 * difference:+.3f} pp [{100 * low:+.3f}, {100 * high:+.3f}]", flush=True)
     return rows
 
@@ -265,9 +323,22 @@ def study_benchmark(data_path: str, cores: int, gemm_gflops: float, keep: bool) 
     from mlpstudy.report import stage_timing
 
     workdir = Path(tempfile.mkdtemp(prefix=f"mlpstudy-study-{cores}-"))
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(REPO / "config" / "config.yaml"), "--config", f"data_path={data_path}",
-               "--cores", str(cores), "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(REPO / "config" / "config.yaml"),
+        "--config",
+        f"data_path={data_path}",
+        "--cores",
+        str(cores),
+        "--quiet",
+    ]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     start = time.perf_counter()
     subprocess.run(command, check=True, env=env, capture_output=True)
@@ -278,21 +349,34 @@ def study_benchmark(data_path: str, cores: int, gemm_gflops: float, keep: bool) 
         subprocess.run(command, check=True, env=env, capture_output=True)
         noop.append(time.perf_counter() - start)
     results = workdir / "results"
-    rss = {str(path.relative_to(results / "benchmarks")): float(line.split("\t")[2])
-           for path in (results / "benchmarks").rglob("*.tsv") for line in path.read_text().splitlines()[1:]}
+    rss = {
+        str(path.relative_to(results / "benchmarks")): float(line.split("\t")[2])
+        for path in (results / "benchmarks").rglob("*.tsv")
+        for line in path.read_text().splitlines()[1:]
+    }
     flop = 0.0
-    for path in [*(results / "experiments").glob("*/seed*/metrics.json"), *(results / "refit").glob("*/seed*/metrics.json")]:
+    for path in [
+        *(results / "experiments").glob("*/seed*/metrics.json"),
+        *(results / "refit").glob("*/seed*/metrics.json"),
+    ]:
         run = read_json(path, ("spec", "epochs", "train_images"))
         flop += training_flop({**run["spec"], "epochs": run["epochs"]}, run["train_images"])
     stages = stage_timing(results)
     if not keep:
         shutil.rmtree(workdir)
     largest = max(rss, key=rss.get)
-    return {"cores": cores, "wall_seconds": full, "noop_seconds": noop, "training_tflop": flop / 1e12,
-            "limit_seconds": flop / (min(cores, os.cpu_count()) * gemm_gflops * 1e9),
-            "efficiency": flop / (min(cores, os.cpu_count()) * gemm_gflops * 1e9) / full,
-            "peak_rss_mb_max": rss[largest], "peak_rss_job": largest, "stages": stages,
-            "folder": str(workdir) if keep else None}
+    return {
+        "cores": cores,
+        "wall_seconds": full,
+        "noop_seconds": noop,
+        "training_tflop": flop / 1e12,
+        "limit_seconds": flop / (min(cores, os.cpu_count()) * gemm_gflops * 1e9),
+        "efficiency": flop / (min(cores, os.cpu_count()) * gemm_gflops * 1e9) / full,
+        "peak_rss_mb_max": rss[largest],
+        "peak_rss_job": largest,
+        "stages": stages,
+        "folder": str(workdir) if keep else None,
+    }
 
 
 def cpu_model() -> str:
@@ -304,18 +388,30 @@ def cpu_model() -> str:
 
 def markdown(report: dict) -> str:
     gemm = report["gemm_gflops_1_thread"]
-    lines = [(f"Measured {report['date']} on {report['machine']} ({report['cpus']} CPUs) by "
-              f"`benchmarks/run_benchmark.py {' '.join(report['arguments'])}`."),
-             (f"Single-thread GEMM rate (TensorFlow float32 2048^3 matmul, best of 5): {gemm['large']:.1f} GFLOP/s; "
-              f"with 2 threads {report['gemm_gflops_2_threads']['large']:.1f}."), ""]
+    lines = [
+        (
+            f"Measured {report['date']} on {report['machine']} ({report['cpus']} CPUs) by "
+            f"`benchmarks/run_benchmark.py {' '.join(report['arguments'])}`."
+        ),
+        (
+            f"Single-thread GEMM rate (TensorFlow float32 2048^3 matmul, best of 5): {gemm['large']:.1f} GFLOP/s; "
+            f"with 2 threads {report['gemm_gflops_2_threads']['large']:.1f}."
+        ),
+        "",
+    ]
     if "speed" in report:
         speed = report["speed"]
         lines += [
-            (f"Speed: one thread, {report['epochs']} epochs per run, median of epochs 2..{report['epochs']} over "
-             f"{report['repeats']} alternating runs. Each epoch trains on 48,000 images and validates on 12,000; "
-             "GFLOP/epoch counts both."), "",
-            ("| experiment | plain `fit()` s/epoch | engine s/epoch | ratio | GFLOP/epoch | engine GFLOP/s | "
-             "% of 1-thread GEMM rate | val acc fit / engine |"),
+            (
+                f"Speed: one thread, {report['epochs']} epochs per run, median of epochs 2..{report['epochs']} over "
+                f"{report['repeats']} alternating runs. Each epoch trains on 48,000 images and validates on 12,000; "
+                "GFLOP/epoch counts both."
+            ),
+            "",
+            (
+                "| experiment | plain `fit()` s/epoch | engine s/epoch | ratio | GFLOP/epoch | engine GFLOP/s | "
+                "% of 1-thread GEMM rate | val acc fit / engine |"
+            ),
             "|---|---|---|---|---|---|---|---|",
         ]
         for row in speed["rows"]:
@@ -323,28 +419,37 @@ def markdown(report: dict) -> str:
             lines.append(
                 f"| {row['experiment']} | {row['fit_s_per_epoch']:.2f} | {row['engine_s_per_epoch']:.2f} | "
                 f"{row['ratio']:.2f} | {row['gflop_per_epoch']:.1f} | {rate:.1f} | {100 * rate / gemm['large']:.0f}% | "
-                f"{row['fit_val_accuracy']:.4f} / {row['engine_val_accuracy']:.4f} |")
+                f"{row['fit_val_accuracy']:.4f} / {row['engine_val_accuracy']:.4f} |"
+            )
         threads = speed["threads_s_per_epoch"]
         lines += ["", f"256x2 engine with 1 thread: {threads['1']:.2f} s/epoch; with 2 threads: {threads['2']:.2f}."]
         together = speed["side_by_side_s_per_epoch"]
-        lines.append("256x2 engine jobs run side by side, s/epoch of each: "
-                     + "; ".join(f"{jobs} at once: " + ", ".join(f"{t:.2f}" for t in times)
-                                 for jobs, times in together.items())
-                     + " (throughput relative to one job alone: "
-                     + ", ".join(f"{sum(together['1'][0] / t for t in times):.2f}x" for times in together.values())
-                     + ").")
-        lines += [f"A training job of {name} ({job['epochs']} epochs, run as a Snakemake job runs it): "
-                  f"{job['wall_seconds']:.1f} s, of which {job['fixed_seconds']:.1f} s beyond its "
-                  f"{job['epochs']} steady-state epochs of {job['steady_epoch_seconds']:.2f} s."
-                  for name, job in speed["fixed_cost"].items()]
+        lines.append(
+            "256x2 engine jobs run side by side, s/epoch of each: "
+            + "; ".join(f"{jobs} at once: " + ", ".join(f"{t:.2f}" for t in times) for jobs, times in together.items())
+            + " (throughput relative to one job alone: "
+            + ", ".join(f"{sum(together['1'][0] / t for t in times):.2f}x" for times in together.values())
+            + ")."
+        )
+        lines += [
+            f"A training job of {name} ({job['epochs']} epochs, run as a Snakemake job runs it): "
+            f"{job['wall_seconds']:.1f} s, of which {job['fixed_seconds']:.1f} s beyond its "
+            f"{job['epochs']} steady-state epochs of {job['steady_epoch_seconds']:.2f} s."
+            for name, job in speed["fixed_cost"].items()
+        ]
         lines.append("")
     if "equivalence" in report:
         lines += [
-            ("Equivalence: test accuracy (10,000 images) of the engine and of plain `fit()` (one call per epoch on a "
-             "freshly shuffled copy of the data), same split, full epochs, seeds 0..n-1; difference engine - fit "
-             "with its 95% t-interval paired by seed."), "",
-            ("| experiment | seeds | plain `fit()` mean (SD) | engine mean (SD) | difference, pp | 95% interval, pp | "
-             "inside ±0.2 pp |"),
+            (
+                "Equivalence: test accuracy (10,000 images) of the engine and of plain `fit()` (one call per epoch on a "
+                "freshly shuffled copy of the data), same split, full epochs, seeds 0..n-1; difference engine - fit "
+                "with its 95% t-interval paired by seed."
+            ),
+            "",
+            (
+                "| experiment | seeds | plain `fit()` mean (SD) | engine mean (SD) | difference, pp | 95% interval, pp | "
+                "inside ±0.2 pp |"
+            ),
             "|---|---|---|---|---|---|---|",
         ]
         for row in report["equivalence"]:
@@ -352,7 +457,8 @@ def markdown(report: dict) -> str:
                 f"| {row['experiment']} | {row['seeds']} | {100 * row['fit_test_accuracy']:.2f}% "
                 f"({100 * row['fit_sd']:.2f}) | {100 * row['engine_test_accuracy']:.2f}% ({100 * row['engine_sd']:.2f}) "
                 f"| {100 * row['difference']:+.3f} | [{100 * row['low']:+.3f}, {100 * row['high']:+.3f}] | "
-                f"{'yes' if row['within_0.2pp'] else 'no'} |")
+                f"{'yes' if row['within_0.2pp'] else 'no'} |"
+            )
         lines.append("")
     for study in report.get("study", []):
         lines.append(
@@ -362,8 +468,12 @@ def markdown(report: dict) -> str:
             f"efficiency of {100 * study['efficiency']:.0f}%); no-op rerun "
             f"{', '.join(f'{s:.2f}' for s in study['noop_seconds'])} s; largest peak memory "
             f"{study['peak_rss_mb_max']:.0f} MB ({study['peak_rss_job']}). Job seconds per stage: "
-            + ", ".join(f"{row['stage']} {row['total_seconds']:.0f} s ({row['jobs']} jobs, peak "
-                        f"{row['max_rss_mb']:.0f} MB)" for row in study["stages"]) + ".")
+            + ", ".join(
+                f"{row['stage']} {row['total_seconds']:.0f} s ({row['jobs']} jobs, peak {row['max_rss_mb']:.0f} MB)"
+                for row in study["stages"]
+            )
+            + "."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -387,9 +497,14 @@ def main() -> int:
         return 0
     OUT.mkdir(parents=True, exist_ok=True)
     report = {
-        "date": time.strftime("%Y-%m-%d"), "machine": cpu_model(), "cpus": os.cpu_count(), "arguments": sys.argv[1:],
-        "epochs": args.epochs, "repeats": args.repeats,
-        "gemm_gflops_1_thread": probe(GEMM_PROBE, 1), "gemm_gflops_2_threads": probe(GEMM_PROBE, 2),
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": cpu_model(),
+        "cpus": os.cpu_count(),
+        "arguments": sys.argv[1:],
+        "epochs": args.epochs,
+        "repeats": args.repeats,
+        "gemm_gflops_1_thread": probe(GEMM_PROBE, 1),
+        "gemm_gflops_2_threads": probe(GEMM_PROBE, 2),
     }
     with tempfile.TemporaryDirectory() as tmp:
         if "speed" in parts:
@@ -397,8 +512,10 @@ def main() -> int:
         if "equivalence" in parts:
             report["equivalence"] = equivalence_benchmark(data_path, Path(tmp), args.seeds, args.workers)
     if "study" in parts:
-        report["study"] = [study_benchmark(data_path, cores, report["gemm_gflops_1_thread"]["large"], args.keep_study)
-                           for cores in (2, 4)]
+        report["study"] = [
+            study_benchmark(data_path, cores, report["gemm_gflops_1_thread"]["large"], args.keep_study)
+            for cores in (2, 4)
+        ]
     name = "benchmark" if parts == PARTS else "benchmark_" + "_".join(parts)
     (OUT / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
     table = markdown(report)

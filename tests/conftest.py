@@ -41,9 +41,24 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     """Run the workflow in `workdir` on its config.yaml."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-         "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args],
-        check=False, capture_output=True, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--configfile",
+            str(workdir / "config.yaml"),
+            "--cores",
+            "2",
+            *args,
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
@@ -55,8 +70,18 @@ def write_config(workdir: Path, config: dict) -> None:
 
 
 # Metrics that the same config and seed must reproduce bitwise (the others are measured times).
-DETERMINISTIC = ["params", "epochs", "best_epoch", "train_accuracy", "train_loss", "val_accuracy", "val_loss",
-                 "test_accuracy", "test_loss", "generalization_gap"]
+DETERMINISTIC = [
+    "params",
+    "epochs",
+    "best_epoch",
+    "train_accuracy",
+    "train_loss",
+    "val_accuracy",
+    "val_loss",
+    "test_accuracy",
+    "test_loss",
+    "generalization_gap",
+]
 
 
 def assert_same_runs(workdir: Path, reference: Path, runs, seeds) -> None:
@@ -107,8 +132,9 @@ class _LiveMarkup(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self.in_script = tag == "script"
-        self.found += [f"<{tag} {name}={value}>" for name, value in attrs
-                       if name.startswith("on") and "alert(" in (value or "")]
+        self.found += [
+            f"<{tag} {name}={value}>" for name, value in attrs if name.startswith("on") and "alert(" in (value or "")
+        ]
 
     def handle_endtag(self, tag):
         self.in_script = False

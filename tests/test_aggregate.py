@@ -5,22 +5,49 @@ import pytest
 from mlpstudy.aggregate import comparison_table, mcnemar_table
 from mlpstudy.plots import pareto_front
 
-SPEC = {"hidden_layers": [64], "activation": "relu", "dropout": 0.0, "input_dropout": 0.0, "l2": 0.0,
-        "batch_norm": False, "early_stopping": {"enabled": False}, "optimizer": {"name": "rmsprop", "learning_rate": 0.001},
-        "batch_size": 32, "epochs": 10}
+SPEC = {
+    "hidden_layers": [64],
+    "activation": "relu",
+    "dropout": 0.0,
+    "input_dropout": 0.0,
+    "l2": 0.0,
+    "batch_norm": False,
+    "early_stopping": {"enabled": False},
+    "optimizer": {"name": "rmsprop", "learning_rate": 0.001},
+    "batch_size": 32,
+    "epochs": 10,
+}
 
 
 def run(name, seed, val, test, train=0.99):
-    return {"experiment": name, "seed": seed, "params": 100, "model_bytes": 1000, "epochs": 10,
-            "train_accuracy": train, "val_accuracy": val, "test_accuracy": test, "train_loss": 0.1, "val_loss": 0.2,
-            "test_loss": 0.2, "generalization_gap": train - val, "train_seconds": 10.0, "seconds_per_epoch": 1.0,
-            "latency_ms_single": 0.1, "latency_ms_per_1000": 2.0}
+    return {
+        "experiment": name,
+        "seed": seed,
+        "params": 100,
+        "model_bytes": 1000,
+        "epochs": 10,
+        "train_accuracy": train,
+        "val_accuracy": val,
+        "test_accuracy": test,
+        "train_loss": 0.1,
+        "val_loss": 0.2,
+        "test_loss": 0.2,
+        "generalization_gap": train - val,
+        "train_seconds": 10.0,
+        "seconds_per_epoch": 1.0,
+        "latency_ms_single": 0.1,
+        "latency_ms_per_1000": 2.0,
+    }
 
 
 def test_comparison_table_means_intervals_and_standard_errors():
-    runs = pd.DataFrame([run("a", 0, 0.97, 0.96), run("a", 1, 0.98, 0.97), run("a", 2, 0.99, 0.98), run("b", 0, 0.95, 0.94)])
-    experiments = [{**SPEC, "name": "a", "description": "A", "label": "Exp A"},
-                   {**SPEC, "name": "b", "description": "B", "hidden_layers": [], "published_test_accuracy": 0.9}]
+    runs = pd.DataFrame(
+        [run("a", 0, 0.97, 0.96), run("a", 1, 0.98, 0.97), run("a", 2, 0.99, 0.98), run("b", 0, 0.95, 0.94)]
+    )
+    experiments = [
+        {**SPEC, "name": "a", "description": "A", "label": "Exp A"},
+        {**SPEC, "name": "b", "description": "B", "hidden_layers": [], "published_test_accuracy": 0.9},
+    ]
     table = comparison_table(runs, experiments, SPEC, n_val=10000).set_index("experiment")
     a, b = table.loc["a"], table.loc["b"]
     assert a["val_accuracy"] == pytest.approx(0.98) and a["n_seeds"] == 3 and a["width"] == 64

@@ -50,7 +50,9 @@ def open_offline(browser, path: Path, screenshot: Path):
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url} {request.failure}"))
     page.goto(path.as_uri(), wait_until="load")
-    broken = page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.alt || i.src.slice(0, 80))")
+    broken = page.evaluate(
+        "[...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.alt || i.src.slice(0, 80))"
+    )
     problems += [f"image does not decode: {name}" for name in broken]
     page.screenshot(path=str(screenshot), full_page=True)
     if os.environ.get("MLPSTUDY_SCREENSHOTS"):  # to look at them: MLPSTUDY_SCREENSHOTS=/some/folder pytest ...
@@ -72,8 +74,9 @@ def test_report_opens_offline_without_errors_and_lists_every_experiment(browser,
 def test_model_page_opens_offline_without_errors(browser, study, tmp_path):
     workdir, config = study
     name = config["experiments"][0]["name"]
-    page, problems = open_offline(browser, workdir / "results" / "experiments" / name / "model_report.html",
-                                  tmp_path / "model_report.png")
+    page, problems = open_offline(
+        browser, workdir / "results" / "experiments" / name / "model_report.html", tmp_path / "model_report.png"
+    )
     assert problems == []
     assert page.evaluate("document.images.length") >= 5
     assert name in page.inner_text("body")

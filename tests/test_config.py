@@ -58,10 +58,17 @@ def test_nested_settings_merge_key_by_key(schema):
     assert a["optimizer"] == {"name": "sgd", "learning_rate": 0.01, "momentum": 0.9}
     assert b["optimizer"]["momentum"] == 0.0
     assert b["early_stopping"] == {
-        "enabled": True, "monitor": "val_loss", "patience": 2, "min_delta": 0.0, "restore_best_weights": True,
+        "enabled": True,
+        "monitor": "val_loss",
+        "patience": 2,
+        "min_delta": 0.0,
+        "restore_best_weights": True,
     }
     assert config["selection"] == {
-        "rule": "one_se", "tolerance": 0.002, "cost_order": ["params", "latency_ms_single"], "overfit_threshold": 0.02,
+        "rule": "one_se",
+        "tolerance": 0.002,
+        "cost_order": ["params", "latency_ms_single"],
+        "overfit_threshold": 0.02,
     }
 
 
@@ -113,7 +120,11 @@ def test_bad_input_names_key_and_value(schema, default_config, change, expected)
 
 def test_labels():
     spec = {
-        "hidden_layers": [256, 256], "dropout": 0.2, "input_dropout": 0.0, "l2": 1e-4, "batch_norm": False,
+        "hidden_layers": [256, 256],
+        "dropout": 0.2,
+        "input_dropout": 0.0,
+        "l2": 1e-4,
+        "batch_norm": False,
         "early_stopping": {"enabled": True},
     }
     assert architecture_label(spec) == "256-256"

@@ -87,8 +87,12 @@ def test_split_is_seeded_disjoint_and_complete():
 
 def test_prepare_subsets_splits_and_scales(tmp_path, mnist_path, arrays):
     config = {
-        "dataset": "mnist", "data_path": str(mnist_path), "train_images": 1000, "test_images": 300,
-        "validation_fraction": 0.25, "split_seed": 0,
+        "dataset": "mnist",
+        "data_path": str(mnist_path),
+        "train_images": 1000,
+        "test_images": 300,
+        "validation_fraction": 0.25,
+        "split_seed": 0,
     }
     summary = prepare(config, tmp_path / "dataset.npz", tmp_path / "dataset.json")
     assert read_json(tmp_path / "dataset.json") == summary
@@ -104,8 +108,13 @@ def test_prepare_subsets_splits_and_scales(tmp_path, mnist_path, arrays):
 
 def test_l2_normalize_makes_every_image_a_unit_vector(tmp_path, mnist_path, arrays):
     config = {
-        "dataset": "mnist", "data_path": str(mnist_path), "train_images": 500, "test_images": 200,
-        "validation_fraction": 0.2, "split_seed": 0, "preprocessing": "l2_normalize",
+        "dataset": "mnist",
+        "data_path": str(mnist_path),
+        "train_images": 500,
+        "test_images": 200,
+        "validation_fraction": 0.2,
+        "split_seed": 0,
+        "preprocessing": "l2_normalize",
     }
     assert prepare(config, tmp_path / "dataset.npz", tmp_path / "dataset.json")["preprocessing"] == "l2_normalize"
     splits = load_prepared(tmp_path / "dataset.npz")

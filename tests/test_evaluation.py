@@ -46,10 +46,15 @@ def test_least_certain_picks_lowest_top_probability():
 def test_load_run_names_predictions_that_do_not_fit_the_split(tmp_path):
     (tmp_path / "metrics.json").write_text(json.dumps({key: 0 for key in RUN_METRICS}))
     pd.DataFrame({"epoch": [1], "accuracy": [0.9], "loss": [0.3], "val_accuracy": [0.9], "val_loss": [0.3]}).to_csv(
-        tmp_path / "history.csv", index=False)
-    np.savez(tmp_path / "predictions.npz", val_probabilities=np.full((6, 10), 0.1),
-             test_probabilities=np.full((4, 10), 0.1))
+        tmp_path / "history.csv", index=False
+    )
+    np.savez(
+        tmp_path / "predictions.npz", val_probabilities=np.full((6, 10), 0.1), test_probabilities=np.full((4, 10), 0.1)
+    )
     assert load_run(tmp_path, 6, 4, 10).test_probabilities.shape == (4, 10)
-    with pytest.raises(ResultFileError, match=r"predictions.npz holds test probabilities of shape \(4, 10\), but the "
-                                              r"prepared split has 5 test images and 10 classes"):
+    with pytest.raises(
+        ResultFileError,
+        match=r"predictions.npz holds test probabilities of shape \(4, 10\), but the "
+        r"prepared split has 5 test images and 10 classes",
+    ):
         load_run(tmp_path, 6, 5, 10)

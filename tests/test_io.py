@@ -36,8 +36,12 @@ def test_missing_file_is_named(tmp_path):
     "name, damage, reader, expected",
     [
         ("metrics.json", lambda p: p.write_text('{"seed": 0, "test_acc'), read_json, "not a readable JSON file"),
-        ("predictions.npz", lambda p: p.write_bytes(p.read_bytes()[:200]), lambda p: read_npz(p, ("val",)),
-         "not a readable .npz archive (BadZipFile"),
+        (
+            "predictions.npz",
+            lambda p: p.write_bytes(p.read_bytes()[:200]),
+            lambda p: read_npz(p, ("val",)),
+            "not a readable .npz archive (BadZipFile",
+        ),
         ("history.csv", lambda p: p.write_bytes(b"\x00\xff\xfe garbage"), read_csv, "not a readable CSV table"),
         ("figure.png", lambda p: p.write_bytes(p.read_bytes()[:-30]), read_png, "not a complete PNG image"),
     ],
@@ -90,14 +94,30 @@ def test_params_json_carries_the_same_text_without_markup_characters():
 def test_cli_prints_a_project_error_as_one_line_without_traceback(tmp_path):
     missing = tmp_path / "selection.json"
     result = subprocess.run(
-        [sys.executable, "-m", "mlpstudy", "summarize-refits", "--runs", str(tmp_path / "m.json"), "--selection",
-         str(missing), "--selection-runs", str(tmp_path / "runs.csv"), "--output", str(tmp_path / "refit.csv")],
-        check=False, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "mlpstudy",
+            "summarize-refits",
+            "--runs",
+            str(tmp_path / "m.json"),
+            "--selection",
+            str(missing),
+            "--selection-runs",
+            str(tmp_path / "runs.csv"),
+            "--output",
+            str(tmp_path / "refit.csv"),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        (f"mlpstudy summarize-refits: error: {missing} is missing. Rebuild it and everything that depends on it: "
-         f"{rebuild_command(missing)} (with this run's other options, e.g. --configfile)")
+        (
+            f"mlpstudy summarize-refits: error: {missing} is missing. Rebuild it and everything that depends on it: "
+            f"{rebuild_command(missing)} (with this run's other options, e.g. --configfile)"
+        )
     ]
 
 
@@ -111,12 +131,24 @@ def write_zip(path):
     "name, write, damage, expected",
     [
         ("model.keras", write_zip, lambda p: p.write_bytes(p.read_bytes()[:3000]), "not a readable .keras archive"),
-        ("model.keras", write_zip, lambda p: p.write_bytes(p.read_bytes().replace(bytes(range(40, 60)), bytes(20), 1)),
-         "its member model.weights.h5 fails its checksum"),
-        ("model_report.ipynb", lambda p: p.write_text('{"cells": []}'), lambda p: p.write_text('{"cells": ['),
-         "not a readable JSON file"),
-        ("model_report.html", lambda p: p.write_text("<html><body>ok</body>\n</html>\n"),
-         lambda p: p.write_text("<html><body>o"), "the page ends before </html>"),
+        (
+            "model.keras",
+            write_zip,
+            lambda p: p.write_bytes(p.read_bytes().replace(bytes(range(40, 60)), bytes(20), 1)),
+            "its member model.weights.h5 fails its checksum",
+        ),
+        (
+            "model_report.ipynb",
+            lambda p: p.write_text('{"cells": []}'),
+            lambda p: p.write_text('{"cells": ['),
+            "not a readable JSON file",
+        ),
+        (
+            "model_report.html",
+            lambda p: p.write_text("<html><body>ok</body>\n</html>\n"),
+            lambda p: p.write_text("<html><body>o"),
+            "the page ends before </html>",
+        ),
         ("seed0.tsv", lambda p: p.write_text("s\tmax_rss\n1.0\t20\n"), lambda p: p.unlink(), "is missing"),
     ],
 )

@@ -45,8 +45,13 @@ def test_config_text_in_outputs_never_becomes_live_markup(tmp_path):
     notebook_node.cells.insert(1, nbformat.v4.new_markdown_cell("## Learning curves"))
     nbformat.write(notebook_node, notebook)
     assert live_markup("".join(HOSTILE.values())), "the check must see live payloads"
-    render_notebook(notebook, {"value": list(HOSTILE.values())}, tmp_path / "log.ipynb", tmp_path / "out.ipynb",
-                    tmp_path / "out.html")
+    render_notebook(
+        notebook,
+        {"value": list(HOSTILE.values())},
+        tmp_path / "log.ipynb",
+        tmp_path / "out.ipynb",
+        tmp_path / "out.html",
+    )
     html = (tmp_path / "out.html").read_text()
     assert live_markup(html) == []
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html

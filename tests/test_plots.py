@@ -31,12 +31,16 @@ def test_figures_name_the_classes(drawn, tmp_path):
     plots.confusion_heatmap(np.eye(10) * 5, FASHION, "confusion", tmp_path / "a.png")
     plots.misclassified_grid(images, labels, predictions, FASHION, "wrong", tmp_path / "b.png")
     plots.confused_pair_panel(images, labels, predictions, (9, 5), FASHION, "pair", tmp_path / "c.png")
-    plots.probability_bars(images, probabilities, labels, {"least certain": np.arange(3)}, FASHION, "p", tmp_path / "d.png")
+    plots.probability_bars(
+        images, probabilities, labels, {"least certain": np.arange(3)}, FASHION, "p", tmp_path / "d.png"
+    )
     plots.class_counts({"train": [6] * 10}, FASHION, tmp_path / "e.png")
     plots.sample_grid(images, labels, FASHION, tmp_path / "f.png")
     plots.mean_images(images, labels, FASHION, tmp_path / "g.png")
     plots.per_class_comparison({"pick": [0.9] * 10}, FASHION, tmp_path / "h.png")
-    plots.error_examples(images, labels, predictions, np.arange(5), np.arange(5, 8), FASHION, "pick", tmp_path / "i.png")
+    plots.error_examples(
+        images, labels, predictions, np.arange(5), np.arange(5, 8), FASHION, "pick", tmp_path / "i.png"
+    )
     text = "\n".join(drawn)
     for name in FASHION:
         assert name in text

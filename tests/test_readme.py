@@ -21,8 +21,7 @@ COVERED_ELSEWHERE = {
     "make test": "the command CI runs (.ci/run), which runs this suite; checked here with make -n",
     "pytest": "this suite itself",
     "open results/report.html": "opens a browser; tests/test_browser.py renders the report in headless Chromium",
-    "conda env create -f environment.yml && conda activate mlpstudy":
-        "no conda here; tests/test_environment.py keeps environment.yml equal to pyproject.toml",
+    "conda env create -f environment.yml && conda activate mlpstudy": "no conda here; tests/test_environment.py keeps environment.yml equal to pyproject.toml",
     "python -m mlpstudy <step>": "a pattern: every rule runs one such step in the end-to-end tests",
     "snakemake --report report.zip": "tests/test_workflow.py builds that report and checks its contents",
     "snakemake --report": "the same report, named in prose",

@@ -8,14 +8,25 @@ TOLERANCE = {**ONE_SE, "rule": "tolerance", "tolerance": 0.002}
 
 
 def table(rows):
-    return pd.DataFrame(rows, columns=[
-        "experiment", "val_accuracy", "val_accuracy_se", "generalization_gap", "params", "latency_ms_single",
-    ])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "experiment",
+            "val_accuracy",
+            "val_accuracy_se",
+            "generalization_gap",
+            "params",
+            "latency_ms_single",
+        ],
+    )
 
 
 def test_one_se_rule_picks_the_cheapest_within_one_standard_error():
-    rows = [("big", 0.980, 0.0008, 0.01, 200_000, 0.2), ("small", 0.9793, 0.0010, 0.01, 50_000, 0.1),
-            ("tiny", 0.9790, 0.0010, 0.01, 10_000, 0.1)]
+    rows = [
+        ("big", 0.980, 0.0008, 0.01, 200_000, 0.2),
+        ("small", 0.9793, 0.0010, 0.01, 50_000, 0.1),
+        ("tiny", 0.9790, 0.0010, 0.01, 10_000, 0.1),
+    ]
     choice = select_model(table(rows), ONE_SE)
     assert choice["picked"] == "small" and choice["best_validation"] == "big"
     assert choice["candidates"] == ["big", "small"] and choice["threshold"] == pytest.approx(0.9792)

@@ -25,6 +25,8 @@ pytestmark = pytest.mark.e2e
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
 MARKER = "# one-node test cluster of mlpstudy's tests/test_slurm.py\n"
 DAEMONS = ["/usr/sbin/munged", "/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/bin/sbatch"]
+
+
 # Metrics that depend only on the arithmetic; times and latencies differ between any two runs.
 def free_port() -> int:
     with socket.socket() as sock:
@@ -35,7 +37,9 @@ def free_port() -> int:
 def slurm_conf(folder: Path) -> str:
     host = socket.gethostname()
     memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20 // 2
-    return MARKER + f"""\
+    return (
+        MARKER
+        + f"""\
 ClusterName=mlpstudy-test
 SlurmctldHost={host}
 SlurmUser=root
@@ -60,6 +64,7 @@ ReturnToService=2
 NodeName={host} CPUs={os.cpu_count()} RealMemory={memory_mb} State=UNKNOWN
 PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """
+    )
 
 
 def start_munge() -> None:
@@ -110,9 +115,14 @@ def test_smoke_study_on_slurm_matches_the_local_run(cluster, study, tmp_path):
     write_config(tmp_path, config)
     snakemake(
         tmp_path,
-        "--workflow-profile", str(REPO / "profiles" / "slurm"),
+        "--workflow-profile",
+        str(REPO / "profiles" / "slurm"),
         # This cluster keeps no accounting database: ask squeue for job states, submit without an account.
-        "--slurm-status-command", "squeue", "--slurm-no-account", "--slurm-init-seconds-before-status-checks", "2",
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-no-account",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
     )
     submitted = (cluster / "slurmctld.log").read_text().count("_slurm_rpc_submit_batch_job: JobId=")
     pick = json.loads((local / "results" / "comparison" / "selection.json").read_text())["picked"]
@@ -127,5 +137,6 @@ def test_smoke_study_on_slurm_matches_the_local_run(cluster, study, tmp_path):
         assert (tmp_path / "results" / name).read_text() == (local / "results" / name).read_text()
     refit_columns = ["experiment", "role", "train_images", "test_accuracy", "seed_test_accuracies", "gain"]
     assert pd.read_csv(tmp_path / "results" / "refit" / "refit.csv")[refit_columns].equals(
-        pd.read_csv(local / "results" / "refit" / "refit.csv")[refit_columns])
+        pd.read_csv(local / "results" / "refit" / "refit.csv")[refit_columns]
+    )
     assert (tmp_path / "results" / "report.html").stat().st_size > 0

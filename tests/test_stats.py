@@ -43,13 +43,16 @@ def test_wilson_matches_reference_values():
     assert low < 0.9762 < high and high - low == pytest.approx(2 * 1.96 * math.sqrt(0.9762 * 0.0238 / 10000), rel=0.02)
 
 
-@pytest.mark.parametrize("b, c, expected", [
-    (0, 0, 1.0),
-    (0, 5, 0.0625),          # 2 * 0.5**5
-    (1, 9, 0.021484375),     # 2 * (1 + 10) / 2**10
-    (5, 5, 1.0),
-    (10, 25, 2 * scipy_stats.binom.cdf(10, 35, 0.5)),
-])
+@pytest.mark.parametrize(
+    "b, c, expected",
+    [
+        (0, 0, 1.0),
+        (0, 5, 0.0625),  # 2 * 0.5**5
+        (1, 9, 0.021484375),  # 2 * (1 + 10) / 2**10
+        (5, 5, 1.0),
+        (10, 25, 2 * scipy_stats.binom.cdf(10, 35, 0.5)),
+    ],
+)
 def test_mcnemar_exact(b, c, expected):
     assert mcnemar_exact(b, c) == pytest.approx(expected, rel=1e-12)
     assert mcnemar_exact(c, b) == pytest.approx(expected, rel=1e-12)

@@ -38,10 +38,23 @@ def test_study_config_validates_and_writes_to_its_own_folder(name):
 
 def test_study_settings_follow_their_sources():
     lab = load_config(REPO / "config" / "studies" / "activation_lab.yaml", SCHEMA)["experiments"]
-    assert {(e["optimizer"]["name"], e["optimizer"]["learning_rate"], e["batch_size"], e["epochs"], tuple(e["hidden_layers"]))
-            for e in lab} == {("sgd", 0.01, 128, 50, (512, 512))}
-    assert lab[3]["early_stopping"] == {"enabled": True, "monitor": "val_loss", "min_delta": 0.001, "patience": 4,
-                                        "restore_best_weights": True}
+    assert {
+        (
+            e["optimizer"]["name"],
+            e["optimizer"]["learning_rate"],
+            e["batch_size"],
+            e["epochs"],
+            tuple(e["hidden_layers"]),
+        )
+        for e in lab
+    } == {("sgd", 0.01, 128, 50, (512, 512))}
+    assert lab[3]["early_stopping"] == {
+        "enabled": True,
+        "monitor": "val_loss",
+        "min_delta": 0.001,
+        "patience": 4,
+        "restore_best_weights": True,
+    }
     capacity = load_config(REPO / "config" / "studies" / "capacity.yaml", SCHEMA)
     assert capacity["train_images"] * (1 - capacity["validation_fraction"]) == 10000
     sgd = load_config(REPO / "config" / "studies" / "sgd_tuning.yaml", SCHEMA)
@@ -63,14 +76,17 @@ def smoke_study(workdir, config: dict):
 @pytest.mark.e2e
 @pytest.mark.parametrize("name", STUDIES)
 def test_study_completes_a_smoke_run_with_the_published_numbers_beside_ours(name, tmp_path, mnist_path):
-    config = {**yaml.safe_load((REPO / "config" / "studies" / f"{name}.yaml").read_text()), **SMOKE,
-              "data_path": str(mnist_path)}
+    config = {
+        **yaml.safe_load((REPO / "config" / "studies" / f"{name}.yaml").read_text()),
+        **SMOKE,
+        "data_path": str(mnist_path),
+    }
     results = smoke_study(tmp_path, config)
     assert results == tmp_path / "studies" / name / "results" and not (tmp_path / "results").exists()
     table = pd.read_csv(results / "comparison.csv")
     assert list(table["experiment"]) == [e["name"] for e in config["experiments"]]
     report = (results / "report.html").read_text()
-    section = report[report.index('id="reproduction"'):report.index('id="figures"')]
+    section = report[report.index('id="reproduction"') : report.index('id="figures"')]
     for value in PUBLISHED[name]:
         assert f"{value * 100:.2f}%" in section
     assert re.search(r"source study", section)
@@ -78,8 +94,12 @@ def test_study_completes_a_smoke_run_with_the_published_numbers_beside_ours(name
 
 @pytest.mark.e2e
 def test_source_study_on_fashion_mnist_names_its_classes_and_compares_no_mnist_numbers(tmp_path, mnist_path):
-    config = {**yaml.safe_load((REPO / "config" / "studies" / "deeper_nets.yaml").read_text()), **SMOKE,
-              "dataset": "fashion_mnist", "data_path": str(mnist_path.parent / "fashion-mnist.npz")}
+    config = {
+        **yaml.safe_load((REPO / "config" / "studies" / "deeper_nets.yaml").read_text()),
+        **SMOKE,
+        "dataset": "fashion_mnist",
+        "data_path": str(mnist_path.parent / "fashion-mnist.npz"),
+    }
     results = smoke_study(tmp_path, config)
     words = re.sub(r"data:image/png;base64,[^\"]*", "", (results / "report.html").read_text())
     assert "Fashion-MNIST" in words and "clothing item" in words
@@ -88,4 +108,6 @@ def test_source_study_on_fashion_mnist_names_its_classes_and_compares_no_mnist_n
     for value in PUBLISHED["deeper_nets"]:
         assert f"{value * 100:.2f}%" not in words
     assert pd.read_csv(results / "comparison.csv")["test_accuracy"].between(0.5, 1).all()
-    assert all(name in (results / "data" / "data_overview.ipynb").read_text() for name in DATASETS["fashion_mnist"].class_names)
+    assert all(
+        name in (results / "data" / "data_overview.ipynb").read_text() for name in DATASETS["fashion_mnist"].class_names
+    )

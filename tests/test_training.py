@@ -9,19 +9,38 @@ from mlpstudy.data import prepare
 from mlpstudy.io import read_json
 
 SPEC = {
-    "name": "tiny", "description": "tiny", "hidden_layers": [32], "activation": "relu", "dropout": 0.1,
-    "input_dropout": 0.0, "l2": 0.0, "batch_norm": False,
-    "early_stopping": {"enabled": True, "monitor": "val_loss", "patience": 1, "min_delta": 0.0,
-                       "restore_best_weights": True},
-    "optimizer": {"name": "sgd", "learning_rate": 0.05, "momentum": 0.9}, "batch_size": 32, "epochs": 3,
+    "name": "tiny",
+    "description": "tiny",
+    "hidden_layers": [32],
+    "activation": "relu",
+    "dropout": 0.1,
+    "input_dropout": 0.0,
+    "l2": 0.0,
+    "batch_norm": False,
+    "early_stopping": {
+        "enabled": True,
+        "monitor": "val_loss",
+        "patience": 1,
+        "min_delta": 0.0,
+        "restore_best_weights": True,
+    },
+    "optimizer": {"name": "sgd", "learning_rate": 0.05, "momentum": 0.9},
+    "batch_size": 32,
+    "epochs": 3,
 }
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory, mnist_path):
     folder = tmp_path_factory.mktemp("data")
-    config = {"dataset": "mnist", "data_path": str(mnist_path), "train_images": 2000, "test_images": 500,
-              "validation_fraction": 0.2, "split_seed": 0}
+    config = {
+        "dataset": "mnist",
+        "data_path": str(mnist_path),
+        "train_images": 2000,
+        "test_images": 500,
+        "validation_fraction": 0.2,
+        "split_seed": 0,
+    }
     prepare(config, folder / "dataset.npz", folder / "dataset.json")
     return folder / "dataset.npz"
 
@@ -31,9 +50,25 @@ def train_in_subprocess(dataset, run_dir, seed, threads=1):
     import json
 
     subprocess.run(
-        [sys.executable, "-m", "mlpstudy", "train", "--spec", json.dumps(SPEC), "--seed", str(seed),
-         "--dataset", str(dataset), "--run-dir", str(run_dir), "--threads", str(threads)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "mlpstudy",
+            "train",
+            "--spec",
+            json.dumps(SPEC),
+            "--seed",
+            str(seed),
+            "--dataset",
+            str(dataset),
+            "--run-dir",
+            str(run_dir),
+            "--threads",
+            str(threads),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return read_json(run_dir / "metrics.json")
 
@@ -77,13 +112,22 @@ def test_run_outputs_are_complete_and_consistent(dataset, tmp_path):
 
 ENGINE_CASES = {
     # Batch 48 leaves a partial last batch of 16 of the 1,600 training images.
-    "relu, L2, sgd with momentum": {"l2": 1e-4, "batch_size": 48,
-                                             "optimizer": {"name": "sgd", "learning_rate": 0.05, "momentum": 0.9}},
-    "tanh, batch norm, adam": {"activation": "tanh", "batch_norm": True, "hidden_layers": [32, 16],
-                               "optimizer": {"name": "adam", "learning_rate": 0.001, "momentum": 0.0}},
+    "relu, L2, sgd with momentum": {
+        "l2": 1e-4,
+        "batch_size": 48,
+        "optimizer": {"name": "sgd", "learning_rate": 0.05, "momentum": 0.9},
+    },
+    "tanh, batch norm, adam": {
+        "activation": "tanh",
+        "batch_norm": True,
+        "hidden_layers": [32, 16],
+        "optimizer": {"name": "adam", "learning_rate": 0.001, "momentum": 0.0},
+    },
     "sigmoid, rmsprop with momentum": {
-        "activation": "sigmoid", "batch_size": 100,
-        "optimizer": {"name": "rmsprop", "learning_rate": 0.001, "momentum": 0.5}},
+        "activation": "sigmoid",
+        "batch_size": 100,
+        "optimizer": {"name": "rmsprop", "learning_rate": 0.001, "momentum": 0.5},
+    },
     "softmax regression, gelu": {"hidden_layers": [], "activation": "gelu"},
 }
 
@@ -102,8 +146,13 @@ def test_engine_does_the_arithmetic_of_a_plain_keras_fit(dataset, monkeypatch, c
     from mlpstudy.data import load_prepared
     from mlpstudy.models import build_model
 
-    spec = {**SPEC, "early_stopping": {**SPEC["early_stopping"], "enabled": False}, "epochs": 2, "dropout": 0.0,
-            **ENGINE_CASES[case]}
+    spec = {
+        **SPEC,
+        "early_stopping": {**SPEC["early_stopping"], "enabled": False},
+        "epochs": 2,
+        "dropout": 0.0,
+        **ENGINE_CASES[case],
+    }
     data = load_prepared(dataset)
     monkeypatch.setattr(training, "epoch_order", lambda seed, epoch, n: np.arange(n, dtype=np.int32))
     keras.utils.set_random_seed(3)
@@ -127,10 +176,27 @@ def test_refit_trains_on_training_and_validation_images_for_the_kept_epochs(data
 
     selection_run = train_in_subprocess(dataset, tmp_path / "selection", seed=0)
     subprocess.run(
-        [sys.executable, "-m", "mlpstudy", "refit", "--spec", json.dumps(SPEC), "--seed", "0", "--dataset",
-         str(dataset), "--selection-run", str(tmp_path / "selection" / "metrics.json"), "--run-dir",
-         str(tmp_path / "refit"), "--threads", "1"],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "mlpstudy",
+            "refit",
+            "--spec",
+            json.dumps(SPEC),
+            "--seed",
+            "0",
+            "--dataset",
+            str(dataset),
+            "--selection-run",
+            str(tmp_path / "selection" / "metrics.json"),
+            "--run-dir",
+            str(tmp_path / "refit"),
+            "--threads",
+            "1",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     refit = read_json(tmp_path / "refit" / "metrics.json")
     assert selection_run["train_images"] == 1600 and refit["train_images"] == 2000
@@ -149,14 +215,17 @@ def test_refit_trains_on_training_and_validation_images_for_the_kept_epochs(data
         assert not np.array_equal(npz["test_probabilities"], probabilities), "the refit is the selection run"
 
 
-@pytest.mark.parametrize("monitor, values, patience, min_delta", [
-    ("val_loss", [0.5, 0.4, 0.45, 0.41, 0.39, 0.5, 0.6], 2, 0.0),
-    ("val_loss", [0.5, 0.49, 0.485, 0.48, 0.3], 2, 0.02),
-    ("val_accuracy", [0.90, 0.95, 0.95, 0.94, 0.96, 0.96, 0.96], 2, 0.0),
-    ("val_accuracy", [0.90, 0.91, 0.912, 0.915, 0.95], 1, 0.005),
-    ("val_loss", [0.5, 0.6], 0, 0.0),
-    ("val_loss", [0.3, 0.2, 0.1], 3, 0.0),
-])
+@pytest.mark.parametrize(
+    "monitor, values, patience, min_delta",
+    [
+        ("val_loss", [0.5, 0.4, 0.45, 0.41, 0.39, 0.5, 0.6], 2, 0.0),
+        ("val_loss", [0.5, 0.49, 0.485, 0.48, 0.3], 2, 0.02),
+        ("val_accuracy", [0.90, 0.95, 0.95, 0.94, 0.96, 0.96, 0.96], 2, 0.0),
+        ("val_accuracy", [0.90, 0.91, 0.912, 0.915, 0.95], 1, 0.005),
+        ("val_loss", [0.5, 0.6], 0, 0.0),
+        ("val_loss", [0.3, 0.2, 0.1], 3, 0.0),
+    ],
+)
 def test_early_stopping_stops_and_keeps_the_epoch_that_keras_would(monitor, values, patience, min_delta):
     """The engine checks early stopping itself, once per epoch: it must stop after the same epoch as Keras'
     EarlyStopping callback, fed the same values, and keep the same epoch's weights."""

@@ -32,7 +32,9 @@ pytestmark = pytest.mark.e2e
 
 def planned_jobs(result: subprocess.CompletedProcess) -> Counter:
     """Rule name -> number of jobs in a dry run's plan."""
-    return Counter(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", result.stdout + result.stderr, flags=re.MULTILINE))
+    return Counter(
+        re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", result.stdout + result.stderr, flags=re.MULTILINE)
+    )
 
 
 def test_every_output_is_written(study):
@@ -47,8 +49,13 @@ def test_every_output_is_written(study):
         assert (folder / "model_report.html").read_text().count('src="data:image/png;base64,') == len(MODEL_FIGURES)
         assert len(list((folder / "figures").glob("*.png"))) == 5
         assert "epoch 1/1" in (workdir / "logs" / "train" / experiment["name"] / "seed0.log").read_text()
-    for name in ("report.html", "comparison.csv", "data/data_overview.html", "comparison/selection.json",
-                 "refit/refit.csv"):
+    for name in (
+        "report.html",
+        "comparison.csv",
+        "data/data_overview.html",
+        "comparison/selection.json",
+        "refit/refit.csv",
+    ):
         assert (results / name).stat().st_size > 0
     for seed in config["seeds"]:
         for name in ("model.keras", "history.csv", "metrics.json", "predictions.npz"):
@@ -74,9 +81,14 @@ def test_training_gives_bitwise_the_same_runs_at_any_core_count(study, tmp_path,
 def started_jobs(workdir: Path) -> list[str]:
     """'rule experiment' for every job of the first Snakemake run in `workdir`, in the order it started them."""
     log = min((workdir / ".snakemake" / "log").glob("*.snakemake.log")).read_text()
-    return [f"{rule} {experiment}".strip() for rule, experiment in
-            re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):\n(?:    (?!wildcards).*\n)*(?:    wildcards: experiment=([^,\n]+))?",
-                        log, flags=re.MULTILINE)]
+    return [
+        f"{rule} {experiment}".strip()
+        for rule, experiment in re.findall(
+            r"^(?:local)?(?:rule|checkpoint) (\w+):\n(?:    (?!wildcards).*\n)*(?:    wildcards: experiment=([^,\n]+))?",
+            log,
+            flags=re.MULTILINE,
+        )
+    ]
 
 
 def test_largest_runs_start_first_and_the_ceiling_refits_start_when_its_runs_end(study):
@@ -96,12 +108,21 @@ def test_numbers_agree_across_metrics_table_and_report(study):
     assert list(table.index) == [e["name"] for e in config["experiments"]]
     report = (results / "report.html").read_text()
     for name in table.index:
-        runs = pd.DataFrame([
-            json.loads((results / "experiments" / name / f"seed{seed}" / "metrics.json").read_text())
-            for seed in config["seeds"]
-        ])
-        for column in ("train_accuracy", "val_accuracy", "test_accuracy", "params", "train_seconds",
-                       "latency_ms_single", "generalization_gap"):
+        runs = pd.DataFrame(
+            [
+                json.loads((results / "experiments" / name / f"seed{seed}" / "metrics.json").read_text())
+                for seed in config["seeds"]
+            ]
+        )
+        for column in (
+            "train_accuracy",
+            "val_accuracy",
+            "test_accuracy",
+            "params",
+            "train_seconds",
+            "latency_ms_single",
+            "generalization_gap",
+        ):
             assert table.loc[name, column] == pytest.approx(runs[column].mean(), rel=1e-12)
         assert table.loc[name, "test_accuracy_sd"] == pytest.approx(runs["test_accuracy"].std(ddof=1))
         assert f">{name}</a>" in report
@@ -125,21 +146,28 @@ def test_refit_runs_use_all_training_images_and_reach_the_summary(study):
     assert list(refits.index) == list(dict.fromkeys([pick, config["ceiling"]]))
     report = (results / "report.html").read_text()
     for name, row in refits.iterrows():
-        runs = pd.DataFrame([
-            json.loads((results / "refit" / name / f"seed{seed}" / "metrics.json").read_text()) for seed in config["seeds"]
-        ])
+        runs = pd.DataFrame(
+            [
+                json.loads((results / "refit" / name / f"seed{seed}" / "metrics.json").read_text())
+                for seed in config["seeds"]
+            ]
+        )
         assert (runs["train_images"] == data["n_train"] + data["n_val"]).all()
         assert row["test_accuracy"] == pytest.approx(runs["test_accuracy"].mean(), rel=1e-12)
-        selection_runs = pd.DataFrame([
-            json.loads((results / "experiments" / name / f"seed{seed}" / "metrics.json").read_text())
-            for seed in config["seeds"]
-        ])
+        selection_runs = pd.DataFrame(
+            [
+                json.loads((results / "experiments" / name / f"seed{seed}" / "metrics.json").read_text())
+                for seed in config["seeds"]
+            ]
+        )
         assert row["gain"] == pytest.approx(runs["test_accuracy"].mean() - selection_runs["test_accuracy"].mean())
         assert f"{row['test_accuracy'] * 100:.2f}%" in report and f"{row['gain'] * 100:.2f} pp" in report
     deployable = refits.loc[pick]
-    assert (f"Retrained on all {data['n_train'] + data['n_val']:,} training images (the comparison trained on "
-            f"{data['n_train']:,} and kept the rest for validation), as it would be deployed, the recommended model reads "
-            f"{deployable['test_accuracy'] * 100:.2f}% (95% CI {deployable['test_accuracy_ci_low'] * 100:.2f}%") in report
+    assert (
+        f"Retrained on all {data['n_train'] + data['n_val']:,} training images (the comparison trained on "
+        f"{data['n_train']:,} and kept the rest for validation), as it would be deployed, the recommended model reads "
+        f"{deployable['test_accuracy'] * 100:.2f}% (95% CI {deployable['test_accuracy_ci_low'] * 100:.2f}%"
+    ) in report
 
 
 def test_report_is_self_contained(study):
@@ -219,8 +247,16 @@ def test_new_experiment_from_config_alone_reaches_table_and_report(study):
     write_config(workdir, extended)
     try:
         plan = planned_jobs(snakemake(workdir, "--dry-run"))
-        assert plan == Counter({"train": len(config["seeds"]), "model_report": 1, "aggregate": 1,
-                                "summarize_refits": 1, "report": 1, "all": 1})
+        assert plan == Counter(
+            {
+                "train": len(config["seeds"]),
+                "model_report": 1,
+                "aggregate": 1,
+                "summarize_refits": 1,
+                "report": 1,
+                "all": 1,
+            }
+        )
         snakemake(workdir)
         table = pd.read_csv(workdir / "results" / "comparison.csv")
         assert "tanh_32x1" in set(table["experiment"])
@@ -251,8 +287,10 @@ def test_changing_the_selection_rule_changes_pick_and_summary_without_retraining
     assert "We recommend softmax_regression (" in report
     assert "within 100 percentage points of the best" in report
     # The new pick is refit once the checkpoint has chosen it; the ceiling's refit runs are kept.
-    assert refits[["experiment", "role"]].values.tolist() == [["softmax_regression", "pick"],
-                                                              [config["ceiling"], "ceiling"]]
+    assert refits[["experiment", "role"]].values.tolist() == [
+        ["softmax_regression", "pick"],
+        [config["ceiling"], "ceiling"],
+    ]
     assert f"the accuracy ceiling, {config['ceiling']}, retrained the same way reads" in report
 
 
@@ -263,8 +301,13 @@ def comparable(path: Path):
             return {name: npz[name].tobytes() for name in npz.files}
     if path.suffix in (".csv", ".tsv"):
         table = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",")
-        return table.drop(columns=[c for c in table.columns if "seconds" in c or c in ("s", "h:m:s", "cpu_time")
-                                   or c.startswith(("max_", "io_", "mean_"))]).to_dict("list")
+        return table.drop(
+            columns=[
+                c
+                for c in table.columns
+                if "seconds" in c or c in ("s", "h:m:s", "cpu_time") or c.startswith(("max_", "io_", "mean_"))
+            ]
+        ).to_dict("list")
     return path.read_bytes()
 
 
@@ -295,8 +338,18 @@ def test_deleted_results_are_rebuilt_exactly_by_a_plain_rerun(study):
     for path in deleted:
         path.unlink()
     plan = planned_jobs(snakemake(workdir, "--dry-run"))
-    assert plan == Counter({"train": 1, "model_report": 2, "data_overview": 1, "aggregate": 1, "refit": 1,
-                            "summarize_refits": 1, "report": 1, "all": 1})
+    assert plan == Counter(
+        {
+            "train": 1,
+            "model_report": 2,
+            "data_overview": 1,
+            "aggregate": 1,
+            "refit": 1,
+            "summarize_refits": 1,
+            "report": 1,
+            "all": 1,
+        }
+    )
     snakemake(workdir)
     for path in deleted:
         assert comparable(path) == before[path], f"{path} was rebuilt differently"
@@ -313,7 +366,8 @@ def test_the_readme_command_for_one_experiment_rebuilds_a_deleted_run_file_and_n
     snakemake(workdir, *refresh)
     assert json.loads((run / "metrics.json").read_text())["seed"] == 0 and comparable(run / "predictions.npz") == before
     assert planned_jobs(snakemake(workdir, "--dry-run")) == Counter(
-        {"aggregate": 1, "summarize_refits": 1, "report": 1, "all": 1})
+        {"aggregate": 1, "summarize_refits": 1, "report": 1, "all": 1}
+    )
     snakemake(workdir)
 
 
@@ -329,12 +383,19 @@ def test_a_damaged_result_is_named_in_one_line_and_rebuilt_by_the_command_given(
     assert result.returncode == 1
     rebuild = f"snakemake --cores 2 --forcerun {damaged}"
     errors = [line for line in console.splitlines() if line.startswith("mlpstudy aggregate: error:")]
-    assert errors == [(f"mlpstudy aggregate: error: {damaged} is damaged: not a readable .npz archive (BadZipFile: "
-                       f"File is not a zip file). Rebuild it and everything that depends on it: {rebuild} (with this "
-                       "run's other options, e.g. --configfile)")]
+    assert errors == [
+        (
+            f"mlpstudy aggregate: error: {damaged} is damaged: not a readable .npz archive (BadZipFile: "
+            f"File is not a zip file). Rebuild it and everything that depends on it: {rebuild} (with this "
+            "run's other options, e.g. --configfile)"
+        )
+    ]
     assert "Traceback" not in console.split("Error in rule aggregate")[1].split("Error in rule")[0]
-    assert re.search(r"The study did not finish: results/report\.html is from the previous successful run "
-                     r"\(written [^)]+\) and does not show this run's changes", console)
+    assert re.search(
+        r"The study did not finish: results/report\.html is from the previous successful run "
+        r"\(written [^)]+\) and does not show this run's changes",
+        console,
+    )
     assert (results / "report.html").read_bytes() == report_before
     # The command the message gives, with this run's options (the test's own: --configfile, --directory).
     snakemake(workdir, *rebuild.split()[3:])
@@ -348,9 +409,10 @@ def test_a_damaged_file_that_no_step_parses_is_named_by_the_report_on_a_plain_re
     (workdir / model).write_bytes((workdir / model).read_bytes()[:2000])
     result = snakemake(workdir, check=False)
     assert result.returncode == 1
-    assert (f"mlpstudy report: error: {model} is damaged: not a readable .keras archive (BadZipFile: File is not a "
-            f"zip file). Rebuild it and everything that depends on it: snakemake --cores 2 --forcerun {model}"
-            ) in result.stdout + result.stderr
+    assert (
+        f"mlpstudy report: error: {model} is damaged: not a readable .keras archive (BadZipFile: File is not a "
+        f"zip file). Rebuild it and everything that depends on it: snakemake --cores 2 --forcerun {model}"
+    ) in result.stdout + result.stderr
     snakemake(workdir, "--forcerun", str(model))
     assert zipfile.ZipFile(workdir / model).testzip() is None
     assert "Nothing to be done" in snakemake(workdir, "--dry-run").stdout
@@ -361,18 +423,36 @@ def test_report_says_when_and_from_which_config_and_code_it_was_made(study):
     report = (workdir / "results" / "report.html").read_text()
     resolved = load_config(workdir / "config.yaml", SCHEMA)
     config_hash = hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:16]
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], check=False, capture_output=True, text=True).stdout
-    assert re.search(rf"Generated \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d UTC from the configuration with SHA-256 "
-                     rf"{config_hash}&hellip; \(printed in full at the end\) and code git commit {commit[:12]}, "
-                     r"(with|no) uncommitted changes\.", report)
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "HEAD"], check=False, capture_output=True, text=True
+    ).stdout
+    assert re.search(
+        rf"Generated \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d UTC from the configuration with SHA-256 "
+        rf"{config_hash}&hellip; \(printed in full at the end\) and code git commit {commit[:12]}, "
+        r"(with|no) uncommitted changes\.",
+        report,
+    )
 
 
 def test_yaml_syntax_error_in_the_default_config_names_file_line_and_column(tmp_path):
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "config.yaml").write_text("seeds: [0, 1\nexperiments: []\n")
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-         "--cores", "1", "--dry-run"], check=False, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--cores",
+            "1",
+            "--dry-run",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 1
     console = result.stdout + result.stderr
@@ -388,8 +468,9 @@ def test_bad_data_is_named_on_the_console_in_one_line(tmp_path, mnist_path):
     result = snakemake(tmp_path, check=False)
     console = result.stdout + result.stderr
     assert result.returncode == 1 and "Traceback" not in console
-    assert (f"mlpstudy prepare-data: error: {tmp_path / 'floats.npz'}: mnist array x_test has dtype float64, "
-            "expected uint8") in console.splitlines()
+    assert (
+        f"mlpstudy prepare-data: error: {tmp_path / 'floats.npz'}: mnist array x_test has dtype float64, expected uint8"
+    ) in console.splitlines()
     assert "The study did not finish, and there is no results/report.html." in console
 
 
@@ -401,14 +482,28 @@ def hostile_study(tmp_path_factory, mnist_path):
     data_dir.mkdir()
     (data_dir / "mnist.npz").symlink_to(mnist_path)
     config = {
-        "data_path": str(data_dir / "mnist.npz"), "train_images": 1000, "test_images": 500, "seeds": [0],
-        "ceiling": None, "refit": False, "defaults": {"epochs": 1},
+        "data_path": str(data_dir / "mnist.npz"),
+        "train_images": 1000,
+        "test_images": 500,
+        "seeds": [0],
+        "ceiling": None,
+        "refit": False,
+        "defaults": {"epochs": 1},
         "source_study": {"title": HOSTILE["script"], "reason": HOSTILE["breakout"], "pick": "mlp_8x1"},
         "experiments": [
-            {"name": "softmax_regression", "hidden_layers": [], "label": HOSTILE["script"],
-             "description": HOSTILE["breakout"]},
-            {"name": "mlp_8x1", "hidden_layers": [8], "label": HOSTILE["attribute"],
-             "description": HOSTILE["attribute"] + HOSTILE["script"], "published_test_accuracy": 0.9},
+            {
+                "name": "softmax_regression",
+                "hidden_layers": [],
+                "label": HOSTILE["script"],
+                "description": HOSTILE["breakout"],
+            },
+            {
+                "name": "mlp_8x1",
+                "hidden_layers": [8],
+                "label": HOSTILE["attribute"],
+                "description": HOSTILE["attribute"] + HOSTILE["script"],
+                "published_test_accuracy": 0.9,
+            },
         ],
     }
     write_config(workdir, config)
@@ -422,14 +517,20 @@ def test_config_text_is_escaped_in_every_page(hostile_study):
     pages = {str(path.relative_to(hostile_study)): path.read_text() for path in results.rglob("*.html")}
     with zipfile.ZipFile(hostile_study / "snakemake_report.zip") as bundle:
         pages.update({name: bundle.read(name).decode() for name in bundle.namelist() if name.endswith(".html")})
-    assert {"results/report.html", "results/data/data_overview.html", "results/experiments/mlp_8x1/model_report.html",
-            "snakemake_report/report.html"} <= set(pages)
+    assert {
+        "results/report.html",
+        "results/data/data_overview.html",
+        "results/experiments/mlp_8x1/model_report.html",
+        "snakemake_report/report.html",
+    } <= set(pages)
     for name, page in pages.items():
         assert live_markup(page) == [], f"{name} runs config text"
-    shown = {"results/report.html": ["script", "attribute", "breakout"],
-             "results/experiments/softmax_regression/model_report.html": ["script", "breakout"],
-             "results/experiments/mlp_8x1/model_report.html": ["script", "attribute"],
-             "results/data/data_overview.html": ["attribute"]}
+    shown = {
+        "results/report.html": ["script", "attribute", "breakout"],
+        "results/experiments/softmax_regression/model_report.html": ["script", "breakout"],
+        "results/experiments/mlp_8x1/model_report.html": ["script", "attribute"],
+        "results/data/data_overview.html": ["attribute"],
+    }
     for name, kinds in shown.items():
         for kind in kinds:  # shown as the text it is
             assert HOSTILE[kind] in html.unescape(pages[name]), f"{name} does not show {HOSTILE[kind]}"

@@ -24,22 +24,49 @@ from mlpstudy.stats import (
 )
 
 MEAN_COLUMNS = [
-    "params", "model_bytes", "epochs", "train_accuracy", "val_accuracy", "test_accuracy",
-    "train_loss", "val_loss", "test_loss", "generalization_gap", "train_seconds", "seconds_per_epoch",
-    "latency_ms_single", "latency_ms_per_1000",
+    "params",
+    "model_bytes",
+    "epochs",
+    "train_accuracy",
+    "val_accuracy",
+    "test_accuracy",
+    "train_loss",
+    "val_loss",
+    "test_loss",
+    "generalization_gap",
+    "train_seconds",
+    "seconds_per_epoch",
+    "latency_ms_single",
+    "latency_ms_per_1000",
 ]
 SIGNIFICANCE = 0.05
 BOOTSTRAP_DRAWS = 2000
 MCNEMAR_COLUMNS = [
-    "experiment", "pick", "pick_only_right", "other_only_right", "pick_ensemble_accuracy", "other_ensemble_accuracy",
-    "p_value", "p_holm", "significant",
+    "experiment",
+    "pick",
+    "pick_only_right",
+    "other_only_right",
+    "pick_ensemble_accuracy",
+    "other_ensemble_accuracy",
+    "p_value",
+    "p_holm",
+    "significant",
 ]
 
 
 def _is_plain(spec: dict, reference: dict) -> bool:
     """Same training settings as the defaults apart from the hidden layers, with equal-width layers."""
-    settings = ("activation", "dropout", "input_dropout", "l2", "batch_norm", "early_stopping", "optimizer",
-                "batch_size", "epochs")
+    settings = (
+        "activation",
+        "dropout",
+        "input_dropout",
+        "l2",
+        "batch_norm",
+        "early_stopping",
+        "optimizer",
+        "batch_size",
+        "epochs",
+    )
     return (
         len(spec["hidden_layers"]) > 0
         and len(set(spec["hidden_layers"])) == 1
@@ -82,13 +109,16 @@ def comparison_table(runs: pd.DataFrame, experiments: list[dict], defaults: dict
             **own[MEAN_COLUMNS].mean().to_dict(),
         }
         for part in ("val", "test"):
-            (row[f"{part}_accuracy_ci_low"], row[f"{part}_accuracy_ci_high"],
-             row[f"{part}_accuracy_sd"]) = accuracy_spread(own[f"{part}_accuracy"])
+            (row[f"{part}_accuracy_ci_low"], row[f"{part}_accuracy_ci_high"], row[f"{part}_accuracy_sd"]) = (
+                accuracy_spread(own[f"{part}_accuracy"])
+            )
         # Standard error of the mean validation accuracy: across seeds when there are several, otherwise
         # the binomial error of the single run on n_val images.
         mean_val = row["val_accuracy"]
         row["val_accuracy_se"] = (
-            row["val_accuracy_sd"] / math.sqrt(len(own)) if len(own) > 1 else math.sqrt(mean_val * (1 - mean_val) / n_val)
+            row["val_accuracy_sd"] / math.sqrt(len(own))
+            if len(own) > 1
+            else math.sqrt(mean_val * (1 - mean_val) / n_val)
         )
         row["published_test_accuracy"] = spec.get("published_test_accuracy", math.nan)
         rows.append(row)
@@ -112,11 +142,17 @@ def mcnemar_table(pick: str, predictions: dict[str, np.ndarray], labels: np.ndar
         other_right = predicted == labels
         b = int(np.sum(pick_right & ~other_right))
         c = int(np.sum(~pick_right & other_right))
-        rows.append({
-            "experiment": name, "pick": pick, "pick_only_right": b, "other_only_right": c,
-            "pick_ensemble_accuracy": float(pick_right.mean()), "other_ensemble_accuracy": float(other_right.mean()),
-            "p_value": mcnemar_exact(b, c),
-        })
+        rows.append(
+            {
+                "experiment": name,
+                "pick": pick,
+                "pick_only_right": b,
+                "other_only_right": c,
+                "pick_ensemble_accuracy": float(pick_right.mean()),
+                "other_ensemble_accuracy": float(other_right.mean()),
+                "p_value": mcnemar_exact(b, c),
+            }
+        )
     p_holm = holm([row["p_value"] for row in rows])
     for row, adjusted in zip(rows, p_holm):
         row["p_holm"], row["significant"] = float(adjusted), bool(adjusted < SIGNIFICANCE)
@@ -148,8 +184,15 @@ def aggregate(settings: dict, metrics_paths, dataset_path, summary_path, output_
     val_correct = {name: np.array([r.val_probabilities.argmax(1) == y_val for r in loaded[name]]) for name in names}
     ranks = bootstrap_best(val_correct, n_boot=BOOTSTRAP_DRAWS, seed=0)
     best_table = pd.DataFrame(
-        [{"experiment": name, "p_best": dist[0], "expected_rank": float(np.dot(np.arange(1, len(names) + 1), dist)),
-          **{f"rank_{k + 1}": p for k, p in enumerate(dist)}} for name, dist in ranks.items()]
+        [
+            {
+                "experiment": name,
+                "p_best": dist[0],
+                "expected_rank": float(np.dot(np.arange(1, len(names) + 1), dist)),
+                **{f"rank_{k + 1}": p for k, p in enumerate(dist)},
+            }
+            for name, dist in ranks.items()
+        ]
     )
     table = table.merge(best_table[["experiment", "p_best"]], on="experiment")
 
@@ -191,13 +234,19 @@ def aggregate(settings: dict, metrics_paths, dataset_path, summary_path, output_
     plots.confidence_forest(table, pick, figure("forest"))
     plots.probability_best(best_table, pick, figure("probability_best"))
     plots.per_class_comparison(per_class, class_names, figure("per_class"))
-    plots.learning_curve_bands({name: [r.history for r in loaded[name]] for name in per_class}, figure("learning_curves"))
-    plots.error_examples(x_test, y_test, test_predictions[pick], all_wrong, only_pick_wrong, class_names, pick,
-                         figure("errors"))
+    plots.learning_curve_bands(
+        {name: [r.history for r in loaded[name]] for name in per_class}, figure("learning_curves")
+    )
+    plots.error_examples(
+        x_test, y_test, test_predictions[pick], all_wrong, only_pick_wrong, class_names, pick, figure("errors")
+    )
 
-    for frame, path in ((table, comparison_path), (runs, output_dir / COMPARISON_FILES["runs"]),
-                        (mcnemar, output_dir / COMPARISON_FILES["mcnemar"]),
-                        (best_table, output_dir / COMPARISON_FILES["probability_best"])):
+    for frame, path in (
+        (table, comparison_path),
+        (runs, output_dir / COMPARISON_FILES["runs"]),
+        (mcnemar, output_dir / COMPARISON_FILES["mcnemar"]),
+        (best_table, output_dir / COMPARISON_FILES["probability_best"]),
+    ):
         with atomic_path(path) as tmp:
             frame.to_csv(tmp, index=False)
     write_json(output_dir / COMPARISON_FILES["selection"], selection)

@@ -126,9 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     command.set_defaults(handler=_render_notebook)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from mlpstudy.io import StudyError
 
     try:

@@ -48,8 +48,18 @@ DATASETS = {
         name="Fashion-MNIST",
         title="Fashion-MNIST clothing images",
         item="clothing item",
-        class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                     "Ankle boot"),
+        class_names=(
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
         n_train=60000,
         n_test=10000,
         sha256={
@@ -127,9 +137,7 @@ def check_arrays(arrays: dict[str, np.ndarray], info: DatasetInfo, source: str) 
     for name in ("y_train", "y_test"):
         low, high = int(arrays[name].min()), int(arrays[name].max())
         if low < 0 or high >= N_CLASSES:
-            raise DataError(
-                f"{source}: {info.key} labels {name} range over {low}..{high}, expected 0..{N_CLASSES - 1}"
-            )
+            raise DataError(f"{source}: {info.key} labels {name} range over {low}..{high}, expected 0..{N_CLASSES - 1}")
     checksums = {name: sha256_of(arrays[name]) for name in ARRAYS}
     wrong = [name for name in ARRAYS if checksums[name] != info.sha256[name]]
     if wrong:

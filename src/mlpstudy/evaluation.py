@@ -30,8 +30,9 @@ class Run:
         return np.argmax(self.test_probabilities, axis=1)
 
 
-def load_run(run_dir: str | Path, n_val: int | None = None, n_test: int | None = None,
-             n_classes: int | None = None) -> Run:
+def load_run(
+    run_dir: str | Path, n_val: int | None = None, n_test: int | None = None, n_classes: int | None = None
+) -> Run:
     """A selection run's files, checked when read; given the split's sizes, the predictions must match them."""
     run_dir = Path(run_dir)
     path = run_dir / RUN_FILES["predictions"]
@@ -39,8 +40,11 @@ def load_run(run_dir: str | Path, n_val: int | None = None, n_test: int | None =
     for part, images in (("val", n_val), ("test", n_test)):
         shape = predictions[f"{part}_probabilities"].shape
         if images is not None and shape != (images, n_classes):
-            raise ResultFileError(path, f"holds {part} probabilities of shape {shape}, but the prepared split has "
-                                        f"{images} {part} images and {n_classes} classes")
+            raise ResultFileError(
+                path,
+                f"holds {part} probabilities of shape {shape}, but the prepared split has "
+                f"{images} {part} images and {n_classes} classes",
+            )
     return Run(
         metrics=read_json(run_dir / RUN_FILES["metrics"], RUN_METRICS),
         history=read_csv(run_dir / RUN_FILES["history"], HISTORY_COLUMNS),

@@ -20,10 +20,45 @@ class NotebookFailed(StudyError):
 
 # nbconvert's sanitizer allows too few tags for headings and pandas tables; this list adds those and nothing
 # that runs: no script, no event-handler attributes, no style.
-SAFE_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
-             "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul"}
-SAFE_ATTRIBUTES = {"*": ["class", "id"], "a": ["href", "title"], "th": ["colspan", "rowspan"],
-                   "td": ["colspan", "rowspan"]}
+SAFE_TAGS = {
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "div",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+}
+SAFE_ATTRIBUTES = {
+    "*": ["class", "id"],
+    "a": ["href", "title"],
+    "th": ["colspan", "rowspan"],
+    "td": ["colspan", "rowspan"],
+}
 
 
 def clean_html(html: str | bytes) -> str:
@@ -36,8 +71,9 @@ def clean_html(html: str | bytes) -> str:
     return bleach.clean(html, tags=SAFE_TAGS, attributes=SAFE_ATTRIBUTES, protocols={"http", "https", "mailto"})
 
 
-def render_notebook(notebook: str | Path, parameters: dict, executed: str | Path, output_notebook: str | Path,
-                    output_html: str | Path) -> None:
+def render_notebook(
+    notebook: str | Path, parameters: dict, executed: str | Path, output_notebook: str | Path, output_html: str | Path
+) -> None:
     """Run `notebook` with `parameters` into `executed` (kept, with the traceback, when a cell fails), then copy
     it to `output_notebook` and render `output_html`. Outputs appear only after every cell has run."""
     import papermill
@@ -46,7 +82,11 @@ def render_notebook(notebook: str | Path, parameters: dict, executed: str | Path
     log.info("executing %s with %s", notebook, parameters)
     try:
         executed_notebook = papermill.execute_notebook(
-            str(notebook), str(executed), parameters=parameters, kernel_name="python3", log_output=True,
+            str(notebook),
+            str(executed),
+            parameters=parameters,
+            kernel_name="python3",
+            log_output=True,
             progress_bar=False,
         )
     except papermill.PapermillExecutionError as error:

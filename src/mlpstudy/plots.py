@@ -65,8 +65,16 @@ def confusion_heatmap(matrix: np.ndarray, class_names, title: str, path):
     figure, axis = plt.subplots(figsize=(7.5, 6.5))
     annotations = np.vectorize(lambda v: f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}")(matrix)
     sns.heatmap(
-        matrix, annot=annotations, fmt="", cmap="Blues", cbar=True, square=True, ax=axis,
-        xticklabels=class_names, yticklabels=class_names, annot_kws={"size": 8},
+        matrix,
+        annot=annotations,
+        fmt="",
+        cmap="Blues",
+        cbar=True,
+        square=True,
+        ax=axis,
+        xticklabels=class_names,
+        yticklabels=class_names,
+        annot_kws={"size": 8},
     )
     axis.set_xlabel("predicted class")
     axis.set_ylabel("true class")
@@ -131,8 +139,11 @@ def probability_bars(images, probabilities, labels, indices_by_kind: dict[str, n
     kinds = [kind for kind, indices in indices_by_kind.items() if len(indices)]
     columns = max((len(indices_by_kind[k]) for k in kinds), default=1)
     figure, axes = plt.subplots(
-        2 * max(len(kinds), 1), columns, figsize=(columns * 2.2, 4.2 * max(len(kinds), 1)),
-        gridspec_kw={"height_ratios": [1, 0.9] * max(len(kinds), 1)}, squeeze=False,
+        2 * max(len(kinds), 1),
+        columns,
+        figsize=(columns * 2.2, 4.2 * max(len(kinds), 1)),
+        gridspec_kw={"height_ratios": [1, 0.9] * max(len(kinds), 1)},
+        squeeze=False,
     )
     for axis in axes.ravel():
         axis.axis("off")
@@ -205,12 +216,21 @@ def accuracy_by_width_depth(table: pd.DataFrame, path):
     for depth, group in table.groupby("depth"):
         group = group.sort_values("width")
         axis.errorbar(
-            group["width"], group["val_accuracy"], yerr=group["val_accuracy_sd"].fillna(0),
-            marker="o", capsize=3, label=f"{depth} hidden layer{'s' if depth > 1 else ''}",
+            group["width"],
+            group["val_accuracy"],
+            yerr=group["val_accuracy_sd"].fillna(0),
+            marker="o",
+            capsize=3,
+            label=f"{depth} hidden layer{'s' if depth > 1 else ''}",
         )
         for _, row in group.iterrows():
-            axis.annotate(row["experiment"], (row["width"], row["val_accuracy"]), fontsize=7,
-                          textcoords="offset points", xytext=(4, 4))
+            axis.annotate(
+                row["experiment"],
+                (row["width"], row["val_accuracy"]),
+                fontsize=7,
+                textcoords="offset points",
+                xytext=(4, 4),
+            )
     axis.set_xscale("log", base=2)
     widths = sorted(table["width"].unique())
     axis.set_xticks(widths, [str(w) for w in widths])
@@ -258,22 +278,41 @@ def pareto_front(costs, accuracies) -> np.ndarray:
 def _interval_errors(table: pd.DataFrame, part: str) -> list[np.ndarray]:
     """Lower and upper error-bar lengths (percent) of the 95% interval of `part` accuracy; 0 where undefined."""
     mean = table[f"{part}_accuracy"]
-    return [((mean - table[f"{part}_accuracy_ci_low"]).fillna(0) * 100).to_numpy(),
-            ((table[f"{part}_accuracy_ci_high"] - mean).fillna(0) * 100).to_numpy()]
+    return [
+        ((mean - table[f"{part}_accuracy_ci_low"]).fillna(0) * 100).to_numpy(),
+        ((table[f"{part}_accuracy_ci_high"] - mean).fillna(0) * 100).to_numpy(),
+    ]
 
 
 def accuracy_vs_cost(table: pd.DataFrame, picked: str, cost: str, path):
     """Mean validation accuracy (with its 95% CI) against cost; the Pareto front and the pick marked."""
     figure, axis = plt.subplots(figsize=(9, 5.5))
     x, y = table[cost].to_numpy(float), table["val_accuracy"].to_numpy(float) * 100
-    axis.errorbar(x, y, yerr=_interval_errors(table, "val"), fmt="o", color="tab:blue", ecolor="tab:gray", capsize=2, label="experiment (95% CI)")
+    axis.errorbar(
+        x,
+        y,
+        yerr=_interval_errors(table, "val"),
+        fmt="o",
+        color="tab:blue",
+        ecolor="tab:gray",
+        capsize=2,
+        label="experiment (95% CI)",
+    )
     front = pareto_front(x, y)
     axis.plot(x[front], y[front], color="tab:green", linestyle="--", label="Pareto front")
     for (_, row), xi, yi in zip(table.iterrows(), x, y):
         axis.annotate(row["experiment"], (xi, yi), fontsize=7, textcoords="offset points", xytext=(4, 3))
     chosen = table["experiment"].to_numpy() == picked
-    axis.scatter(x[chosen], y[chosen], s=220, facecolors="none", edgecolors="tab:red", linewidths=2,
-                 label=f"recommended: {picked}", zorder=5)
+    axis.scatter(
+        x[chosen],
+        y[chosen],
+        s=220,
+        facecolors="none",
+        edgecolors="tab:red",
+        linewidths=2,
+        label=f"recommended: {picked}",
+        zorder=5,
+    )
     label, log = COST_AXIS[cost]
     if log:
         axis.set_xscale("log")
@@ -292,8 +331,15 @@ def confidence_forest(table: pd.DataFrame, picked: str, path):
     positions = np.arange(len(ordered))
     for offset, part, color in ((-0.15, "val", "tab:orange"), (0.15, "test", "tab:blue")):
         mean = ordered[f"{part}_accuracy"].to_numpy() * 100
-        axis.errorbar(mean, positions + offset, xerr=_interval_errors(ordered, part), fmt="o", color=color, capsize=3,
-                      label={"val": "validation", "test": "test"}[part])
+        axis.errorbar(
+            mean,
+            positions + offset,
+            xerr=_interval_errors(ordered, part),
+            fmt="o",
+            color=color,
+            capsize=3,
+            label={"val": "validation", "test": "test"}[part],
+        )
     labels = [f"{name}  (recommended)" if name == picked else name for name in ordered["experiment"]]
     axis.set_yticks(positions, labels)
     axis.set_xlabel("accuracy, % (mean over seeds, 95% t-interval)")
@@ -345,16 +391,19 @@ def learning_curve_bands(histories: dict[str, list[pd.DataFrame]], path):
     return save(figure, path)
 
 
-def error_examples(images, labels, predictions, all_wrong, only_pick_wrong, class_names, picked: str, path,
-                   count: int = 10):
+def error_examples(
+    images, labels, predictions, all_wrong, only_pick_wrong, class_names, picked: str, path, count: int = 10
+):
     """Test images that every experiment gets wrong, and those only the recommended model gets wrong."""
     short = _short(class_names)
     arrow = "→" if short else "\n→ "
     figure, axes = plt.subplots(2, count, figsize=(count * (1.1 if short else 1.5), 3.2 if short else 4.0))
-    for row, (indices, title) in enumerate((
-        (all_wrong, f"wrong for every experiment ({len(all_wrong)})"),
-        (only_pick_wrong, f"wrong only for {picked} ({len(only_pick_wrong)})"),
-    )):
+    for row, (indices, title) in enumerate(
+        (
+            (all_wrong, f"wrong for every experiment ({len(all_wrong)})"),
+            (only_pick_wrong, f"wrong only for {picked} ({len(only_pick_wrong)})"),
+        )
+    ):
         for column in range(count):
             axis = axes[row, column]
             axis.axis("off")
@@ -364,7 +413,9 @@ def error_examples(images, labels, predictions, all_wrong, only_pick_wrong, clas
                 axis.set_title(f"{class_names[labels[index]]}{arrow}{class_names[predictions[index]]}", fontsize=8)
         # above the captions, which take two lines for long class names
         axes[row, 0].text(-0.1, 1.35 if short else 1.6, title, transform=axes[row, 0].transAxes, fontsize=10, ha="left")
-    figure.suptitle("Cross-model error analysis on the test set (true→predicted by the recommended model; seed ensembles)",
-                    fontsize=10)
+    figure.suptitle(
+        "Cross-model error analysis on the test set (true→predicted by the recommended model; seed ensembles)",
+        fontsize=10,
+    )
     figure.tight_layout()
     return save(figure, path)

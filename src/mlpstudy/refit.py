@@ -14,9 +14,21 @@ from mlpstudy.io import atomic_path, read_csv, read_json
 from mlpstudy.stats import accuracy_spread, welch_interval
 
 REFIT_COLUMNS = [
-    "experiment", "role", "n_seeds", "train_images", "epochs", "test_accuracy", "test_accuracy_ci_low",
-    "test_accuracy_ci_high", "test_accuracy_sd", "seed_test_accuracies", "selection_test_accuracy", "gain",
-    "gain_ci_low", "gain_ci_high", "train_seconds",
+    "experiment",
+    "role",
+    "n_seeds",
+    "train_images",
+    "epochs",
+    "test_accuracy",
+    "test_accuracy_ci_low",
+    "test_accuracy_ci_high",
+    "test_accuracy_sd",
+    "seed_test_accuracies",
+    "selection_test_accuracy",
+    "gain",
+    "gain_ci_low",
+    "gain_ci_high",
+    "train_seconds",
 ]
 
 
@@ -43,23 +55,25 @@ def refit_table(runs: list[dict], pick: str, ceiling: str | None, selection_runs
         low, high, sd = accuracy_spread(accuracies)
         selected = selection_runs.loc[selection_runs["experiment"] == name, "test_accuracy"].to_numpy()
         gain, gain_low, gain_high = welch_interval(accuracies, selected)
-        rows.append({
-            "experiment": name,
-            "role": refit_role(name, pick, ceiling),
-            "n_seeds": len(own),
-            "train_images": own[0]["train_images"],
-            "epochs": float(np.mean([run["epochs"] for run in own])),
-            "test_accuracy": float(accuracies.mean()),
-            "test_accuracy_ci_low": low,
-            "test_accuracy_ci_high": high,
-            "test_accuracy_sd": sd,
-            "seed_test_accuracies": " ".join(f"{value:.4f}" for value in accuracies),
-            "selection_test_accuracy": float(selected.mean()),
-            "gain": gain,
-            "gain_ci_low": gain_low,
-            "gain_ci_high": gain_high,
-            "train_seconds": float(np.mean([run["train_seconds"] for run in own])),
-        })
+        rows.append(
+            {
+                "experiment": name,
+                "role": refit_role(name, pick, ceiling),
+                "n_seeds": len(own),
+                "train_images": own[0]["train_images"],
+                "epochs": float(np.mean([run["epochs"] for run in own])),
+                "test_accuracy": float(accuracies.mean()),
+                "test_accuracy_ci_low": low,
+                "test_accuracy_ci_high": high,
+                "test_accuracy_sd": sd,
+                "seed_test_accuracies": " ".join(f"{value:.4f}" for value in accuracies),
+                "selection_test_accuracy": float(selected.mean()),
+                "gain": gain,
+                "gain_ci_low": gain_low,
+                "gain_ci_high": gain_high,
+                "train_seconds": float(np.mean([run["train_seconds"] for run in own])),
+            }
+        )
     return pd.DataFrame(rows, columns=REFIT_COLUMNS)
 
 

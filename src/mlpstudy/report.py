@@ -24,6 +24,8 @@ from mlpstudy.refit import read_refits
 from mlpstudy.summary import executive_summary, pct, pp, reproduction_verdict, share
 
 PACKAGES = ["tensorflow-cpu", "keras", "numpy", "pandas", "snakemake", "papermill", "matplotlib", "seaborn", "jinja2"]
+
+
 def embed_png(path: str | Path) -> str:
     """A data URI, so the page needs no other file."""
     return "data:image/png;base64," + base64.b64encode(read_png(path)).decode("ascii")
@@ -76,14 +78,16 @@ def stage_timing(results: Path) -> list[dict]:
         if not frames:
             continue
         jobs = pd.concat(frames)
-        rows.append({
-            "stage": stage,
-            "jobs": len(jobs),
-            "total_seconds": float(jobs["s"].sum()),
-            "median_seconds": float(jobs["s"].median()),
-            "cpu_seconds": float(pd.to_numeric(jobs["cpu_time"], errors="coerce").sum()),
-            "max_rss_mb": float(pd.to_numeric(jobs["max_rss"], errors="coerce").max()),
-        })
+        rows.append(
+            {
+                "stage": stage,
+                "jobs": len(jobs),
+                "total_seconds": float(jobs["s"].sum()),
+                "median_seconds": float(jobs["s"].median()),
+                "cpu_seconds": float(pd.to_numeric(jobs["cpu_time"], errors="coerce").sum()),
+                "max_rss_mb": float(pd.to_numeric(jobs["max_rss"], errors="coerce").max()),
+            }
+        )
     return rows
 
 
@@ -99,11 +103,15 @@ def render_report(settings: dict, results_dir: str | Path, output: str | Path, c
     experiments = []
     for row in table.to_dict("records"):
         folder = results / "experiments" / row["experiment"]
-        experiments.append({
-            **row,
-            "notebook_link": f"experiments/{row['experiment']}/model_report.html",
-            "figures": {title: embed_png(folder / "figures" / f"{key}.png") for key, title in MODEL_FIGURES.items()},
-        })
+        experiments.append(
+            {
+                **row,
+                "notebook_link": f"experiments/{row['experiment']}/model_report.html",
+                "figures": {
+                    title: embed_png(folder / "figures" / f"{key}.png") for key, title in MODEL_FIGURES.items()
+                },
+            }
+        )
     refits = read_refits(results / "refit" / "refit.csv") if settings["refit"] else None
     source, source_elsewhere = settings["source_study"], None
     # Published numbers for another dataset are no yardstick for this run: say so instead of comparing.
@@ -140,7 +148,9 @@ def render_report(settings: dict, results_dir: str | Path, output: str | Path, c
         data=data_summary,
         timing=stage_timing(results),
         figures={key: embed_png(figures / name) for key, name in COMPARISON_FIGURES.items()},
-        data_figures={title: embed_png(results / "data" / "figures" / f"{key}.png") for key, title in DATA_FIGURES.items()},
+        data_figures={
+            title: embed_png(results / "data" / "figures" / f"{key}.png") for key, title in DATA_FIGURES.items()
+        },
         settings=settings,
         config_yaml=yaml.safe_dump(settings, sort_keys=False),
         versions=package_versions(),

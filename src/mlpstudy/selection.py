@@ -18,8 +18,10 @@ COST_LABELS = {
 def describe_rule(settings: dict) -> str:
     costs = ", then ".join(COST_LABELS[c] for c in settings["cost_order"])
     if settings["rule"] == "one_se":
-        tie = ("whose mean validation accuracy is within one standard error of the best experiment's "
-               "(the one-standard-error rule)")
+        tie = (
+            "whose mean validation accuracy is within one standard error of the best experiment's "
+            "(the one-standard-error rule)"
+        )
     else:
         tie = f"whose mean validation accuracy is within {settings['tolerance'] * 100:g} percentage points of the best"
     return (

@@ -35,8 +35,9 @@ def interval_text(mean: float, low: float, high: float, n_seeds: int, n_test: in
 
 
 def accuracy_with_interval(row, n_test: int, part: str = "test") -> str:
-    return interval_text(row[f"{part}_accuracy"], row[f"{part}_accuracy_ci_low"], row[f"{part}_accuracy_ci_high"],
-                         row["n_seeds"], n_test)
+    return interval_text(
+        row[f"{part}_accuracy"], row[f"{part}_accuracy_ci_low"], row[f"{part}_accuracy_ci_high"], row["n_seeds"], n_test
+    )
 
 
 def _ratio(a: float, b: float) -> str:
@@ -48,27 +49,40 @@ def refit_sentence(refits: pd.DataFrame, pick: str, n_val: int, n_test: int) -> 
     rows = refits.set_index("experiment", drop=False)
     picked = rows.loc[pick]
     images = int(picked["train_images"])
-    sentence = (f"Retrained on all {images:,} training images (the comparison trained on {images - n_val:,} and kept "
-                f"the rest for validation), as it would be deployed, the recommended model reads "
-                f"{accuracy_with_interval(picked, n_test)}")
+    sentence = (
+        f"Retrained on all {images:,} training images (the comparison trained on {images - n_val:,} and kept "
+        f"the rest for validation), as it would be deployed, the recommended model reads "
+        f"{accuracy_with_interval(picked, n_test)}"
+    )
     ceiling = refits[refits["role"] == "ceiling"]
     if "ceiling" in picked["role"]:
         return sentence + "; it is also the study's accuracy ceiling."
     if ceiling.empty:
         return sentence + "."
     ceiling = ceiling.iloc[0]
-    return (sentence + f"; the accuracy ceiling, {ceiling['experiment']}, retrained the same way reads "
-            f"{accuracy_with_interval(ceiling, n_test)}.")
+    return (
+        sentence + f"; the accuracy ceiling, {ceiling['experiment']}, retrained the same way reads "
+        f"{accuracy_with_interval(ceiling, n_test)}."
+    )
 
 
-def executive_summary(table: pd.DataFrame, selection: dict, mcnemar: pd.DataFrame, probability_best: pd.DataFrame,
-                      facts: dict, item: str, refits: pd.DataFrame | None = None) -> list[str]:
+def executive_summary(
+    table: pd.DataFrame,
+    selection: dict,
+    mcnemar: pd.DataFrame,
+    probability_best: pd.DataFrame,
+    facts: dict,
+    item: str,
+    refits: pd.DataFrame | None = None,
+) -> list[str]:
     rows = table.set_index("experiment", drop=False)
     pick = rows.loc[selection["picked"]]
     most = rows.loc[facts["most_accurate"]]
     sentences = [
-        (f"We recommend {pick['experiment']} ({pick['description'].rstrip('.')}): it reads "
-         f"{accuracy_with_interval(pick, facts['n_test'])} of {facts['n_test']:,} test {item}s correctly.")
+        (
+            f"We recommend {pick['experiment']} ({pick['description'].rstrip('.')}): it reads "
+            f"{accuracy_with_interval(pick, facts['n_test'])} of {facts['n_test']:,} test {item}s correctly."
+        )
     ]
     if most["experiment"] == pick["experiment"]:
         sentences.append("It is also the most accurate model on the test set.")
@@ -104,7 +118,9 @@ def executive_summary(table: pd.DataFrame, selection: dict, mcnemar: pd.DataFram
     )
     alternatives = {rule: name for rule, name in facts["alternatives"].items() if name != pick["experiment"]}
     if alternatives:
-        changes = "; ".join(f"the {rule.replace('_', '-')} rule would pick {name}" for rule, name in alternatives.items())
+        changes = "; ".join(
+            f"the {rule.replace('_', '-')} rule would pick {name}" for rule, name in alternatives.items()
+        )
         sentences.append(f"What would change the decision: {changes}.")
     elif most["experiment"] != pick["experiment"]:
         sentences.append(
@@ -119,16 +135,20 @@ def executive_summary(table: pd.DataFrame, selection: dict, mcnemar: pd.DataFram
 def reproduction_verdict(table: pd.DataFrame, selection: dict, mcnemar: pd.DataFrame, source: dict) -> str:
     """One sentence: does our evidence support the source study's pick?"""
     if source["pick"] is None:
-        return (f"The source study recommended no model ({source['reason']}); on our evidence the decision rule "
-                f"picks {selection['picked']}.")
+        return (
+            f"The source study recommended no model ({source['reason']}); on our evidence the decision rule "
+            f"picks {selection['picked']}."
+        )
     rows = table.set_index("experiment", drop=False)
     theirs = rows.loc[source["pick"]]
     published = table.dropna(subset=["published_test_accuracy"])
     gap_rank = int((published["generalization_gap"] < theirs["generalization_gap"]).sum()) + 1
     below_best = rows["val_accuracy"].max() - theirs["val_accuracy"]
     if source["pick"] == selection["picked"]:
-        return (f"Our evidence supports the source study's pick, {source['pick']}: our decision rule picks it too "
-                f"(its gap ranks {gap_rank} of {len(published)} among the source's experiments).")
+        return (
+            f"Our evidence supports the source study's pick, {source['pick']}: our decision rule picks it too "
+            f"(its gap ranks {gap_rank} of {len(published)} among the source's experiments)."
+        )
     tied = source["pick"] in selection["candidates"]
     test = mcnemar.set_index("experiment").loc[source["pick"]]
     return (

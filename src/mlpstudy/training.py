@@ -68,8 +68,9 @@ def compile_model(model, spec: dict) -> None:
     """The optimizer `spec` gives, the loss and the metric; saved with the model, so model.keras can resume."""
     from mlpstudy.models import build_optimizer
 
-    model.compile(optimizer=build_optimizer(spec["optimizer"]), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=build_optimizer(spec["optimizer"]), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
 
 
 class EarlyStopping:
@@ -168,8 +169,9 @@ class Engine:
             loss = model.compute_loss(x=images, y=labels, y_pred=probabilities, training=True)
         gradients = tape.gradient(loss, model.trainable_variables)
         model.optimizer.apply(gradients, model.trainable_variables)
-        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(probabilities, axis=1, output_type=labels.dtype), labels),
-                                        tf.float32))
+        correct = tf.reduce_sum(
+            tf.cast(tf.equal(tf.argmax(probabilities, axis=1, output_type=labels.dtype), labels), tf.float32)
+        )
         return loss, correct
 
     def _train_epoch(self, images, labels, order, layer_keys):
@@ -189,8 +191,9 @@ class Engine:
     def train_epoch(self, images, labels, order: np.ndarray, layer_keys: np.ndarray) -> dict:
         import tensorflow as tf
 
-        loss_sum, correct = self._epoch(images, labels, tf.constant(order, dtype=tf.int32),
-                                        tf.constant(layer_keys, dtype=tf.int32))
+        loss_sum, correct = self._epoch(
+            images, labels, tf.constant(order, dtype=tf.int32), tf.constant(layer_keys, dtype=tf.int32)
+        )
         n = len(order)
         return {"accuracy": float(correct) / n, "loss": float(loss_sum) / n}
 
@@ -198,7 +201,7 @@ class Engine:
         """Class probabilities of `images` (numpy or tensor), in chunks of PREDICT_BATCH_SIZE."""
         chunks = []
         for start in range(0, len(images), PREDICT_BATCH_SIZE):
-            chunk = images[start:start + PREDICT_BATCH_SIZE]
+            chunk = images[start : start + PREDICT_BATCH_SIZE]
             rows = len(chunk)
             if rows < PREDICT_BATCH_SIZE:
                 chunk = np.pad(np.asarray(chunk), ((0, PREDICT_BATCH_SIZE - rows), (0, 0)))
@@ -235,9 +238,13 @@ class Engine:
                 row["val_loss"] = cross_entropy(probabilities, data.y_val) + self.penalty()
             row["seconds"] = time.perf_counter() - start
             rows.append(row)
-            log.info("epoch %d/%d %s (%.2f s)", epoch, epochs,
-                     " ".join(f"{key}={row[key]:.4f}" for key in row if key not in ("epoch", "seconds")),
-                     row["seconds"])
+            log.info(
+                "epoch %d/%d %s (%.2f s)",
+                epoch,
+                epochs,
+                " ".join(f"{key}={row[key]:.4f}" for key in row if key not in ("epoch", "seconds")),
+                row["seconds"],
+            )
             if stopping:
                 stop = stopping.update(epoch, row[stopping.monitor])
                 if stopping.restore_best_weights and stopping.best_epoch == epoch:
@@ -264,9 +271,16 @@ def keras_fit(model, spec: dict, data, shuffle: bool = True, callbacks=()):
     """The reference the engine is checked against (tests, benchmarks/run_benchmark.py): compile `model` as the
     engine does and train it with a plain Keras fit() and its defaults. The study never trains this way."""
     compile_model(model, spec)
-    return model.fit(data.x_train, data.y_train, batch_size=spec["batch_size"], epochs=spec["epochs"],
-                     validation_data=None if data.x_val is None else (data.x_val, data.y_val), shuffle=shuffle,
-                     callbacks=list(callbacks), verbose=0)
+    return model.fit(
+        data.x_train,
+        data.y_train,
+        batch_size=spec["batch_size"],
+        epochs=spec["epochs"],
+        validation_data=None if data.x_val is None else (data.x_val, data.y_val),
+        shuffle=shuffle,
+        callbacks=list(callbacks),
+        verbose=0,
+    )
 
 
 def train_run(spec: dict, seed: int, dataset_path: str | Path, run_dir: str | Path, threads: int = 1) -> dict:
@@ -276,8 +290,14 @@ def train_run(spec: dict, seed: int, dataset_path: str | Path, run_dir: str | Pa
     return _fit_and_write(spec, seed, load_prepared(dataset_path), run_dir, threads)
 
 
-def refit_run(spec: dict, seed: int, dataset_path: str | Path, selection_metrics_path: str | Path,
-              run_dir: str | Path, threads: int = 1) -> dict:
+def refit_run(
+    spec: dict,
+    seed: int,
+    dataset_path: str | Path,
+    selection_metrics_path: str | Path,
+    run_dir: str | Path,
+    threads: int = 1,
+) -> dict:
     """Retrain a chosen experiment on all its training images (training + validation split), as one would
     before deploying it, and measure it on the test set.
 
@@ -286,8 +306,11 @@ def refit_run(spec: dict, seed: int, dataset_path: str | Path, selection_metrics
     """
     configure_tensorflow(threads, seed)
     selection_run = read_json(selection_metrics_path, ("best_epoch",))
-    refit_spec = {**spec, "epochs": selection_run["best_epoch"],
-                  "early_stopping": {**spec["early_stopping"], "enabled": False}}
+    refit_spec = {
+        **spec,
+        "epochs": selection_run["best_epoch"],
+        "early_stopping": {**spec["early_stopping"], "enabled": False},
+    }
     return _fit_and_write(refit_spec, seed, load_prepared(dataset_path, merge_validation=True), run_dir, threads)
 
 
@@ -298,7 +321,12 @@ def _fit_and_write(spec: dict, seed: int, data, run_dir: str | Path, threads: in
     validating = data.x_val is not None
     log.info(
         "experiment %s seed %d: %d train / %d validation / %d test images, %d thread(s)",
-        spec["name"], seed, len(data.y_train), len(data.y_val) if validating else 0, len(data.y_test), threads,
+        spec["name"],
+        seed,
+        len(data.y_train),
+        len(data.y_val) if validating else 0,
+        len(data.y_test),
+        threads,
     )
     import tensorflow as tf
 
@@ -346,7 +374,10 @@ def _fit_and_write(spec: dict, seed: int, data, run_dir: str | Path, threads: in
     write_json(run_dir / RUN_FILES["metrics"], metrics)
     log.info(
         "done in %.1f s: train %.4f, validation %s, test %.4f, %d parameters",
-        train_seconds, metrics["train_accuracy"], f"{metrics['val_accuracy']:.4f}" if validating else "none",
-        metrics["test_accuracy"], metrics["params"],
+        train_seconds,
+        metrics["train_accuracy"],
+        f"{metrics['val_accuracy']:.4f}" if validating else "none",
+        metrics["test_accuracy"],
+        metrics["params"],
     )
     return metrics
