@@ -177,13 +177,6 @@ def load_config(config_path: str | Path, schema_path: str | Path, overrides: dic
     return validate_config(config, load_schema(schema_path))
 
 
-def experiment_by_name(config: dict, name: str) -> dict:
-    for experiment in config["experiments"]:
-        if experiment["name"] == name:
-            return experiment
-    raise ConfigError(f"no experiment named {name!r}; configured: {[e['name'] for e in config['experiments']]}")
-
-
 def regularization_label(spec: dict) -> str:
     """Short human label of an experiment's regularization, e.g. 'dropout 0.2 + early stopping'."""
     parts = []

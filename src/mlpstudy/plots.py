@@ -31,13 +31,6 @@ def _short(class_names) -> bool:
     return max(len(str(name)) for name in class_names) <= 2
 
 
-def _image_axes(axes):
-    for axis in np.atleast_1d(axes).ravel():
-        axis.set_xticks([])
-        axis.set_yticks([])
-        axis.grid(False)
-
-
 def learning_curves(histories: dict[int, pd.DataFrame], title: str, path):
     """Accuracy and loss per epoch, train vs validation; one thin line per seed and the mean across seeds."""
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))

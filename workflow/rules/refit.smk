@@ -13,7 +13,7 @@ rule refit:
         ENVIRONMENT
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=1500,
     params:
         spec=experiment_spec,
         run_dir=subpath(output.metrics, parent=True),
