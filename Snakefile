@@ -1,3 +1,5 @@
+import os
+
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
@@ -6,15 +8,16 @@ from mlpstudy.config import ConfigError, read_yaml
 min_version("9.0")
 
 
-# The default study, unless a study config is given with --configfile: that one replaces it rather than
-# being merged into it (Snakemake's configfile directive would merge, leaking keys such as source_study).
-# Read here first, so that a YAML syntax error names the line and column.
-if not workflow.config_settings.configfiles:
+# Read first, so that a YAML syntax error names its line and column (Snakemake's own message does not).
+if os.path.exists("config/config.yaml"):
     try:
         read_yaml("config/config.yaml")
     except ConfigError as error:
         raise WorkflowError(f"Invalid configuration: {error}") from None
-    workflow.configfile("config/config.yaml")
+
+
+# The default study. A study config given with --configfile replaces it (common.smk, study_config).
+configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

@@ -231,31 +231,21 @@ def job_fixed_cost(spec: dict, dataset: Path, epochs: int) -> dict:
     what it costs beyond training, i.e. the wall time less `epochs` steady-state epochs (the median epoch from
     the second on): starting Python, importing TensorFlow, reading the data, compiling, predicting, timing
     latency, saving."""
+    from mlpstudy.models import ENGINE_VERSION
+
     spec = {**spec, "epochs": epochs, "early_stopping": {**spec["early_stopping"], "enabled": False}}
     with tempfile.TemporaryDirectory() as run_dir:
+        settings = {"spec": spec, "seed": 0, "engine_version": ENGINE_VERSION}
+        names = {"model": "model.keras", "history": "history.csv", "metrics": "metrics.json", "predictions": "p.npz"}
+        files = {"threads": 1, "dataset": str(dataset), **{key: f"{run_dir}/{name}" for key, name in names.items()}}
         start = time.perf_counter()
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "mlpstudy",
-                "train",
-                "--spec",
-                json.dumps(spec),
-                "--seed",
-                "0",
-                "--dataset",
-                str(dataset),
-                "--run-dir",
-                run_dir,
-                "--threads",
-                "1",
-            ],
+            [sys.executable, "-m", "mlpstudy", "train", json.dumps(settings), json.dumps(files)],
             check=True,
             capture_output=True,
         )
         wall = time.perf_counter() - start
-        seconds = [float(line.split(",")[-1]) for line in Path(run_dir, "history.csv").read_text().splitlines()[1:]]
+        seconds = [float(line.split(",")[-1]) for line in Path(files["history"]).read_text().splitlines()[1:]]
     steady = statistics.median(seconds[1:])
     return {
         "wall_seconds": wall,
@@ -361,7 +351,10 @@ def study_benchmark(data_path: str, cores: int, gemm_gflops: float, keep: bool) 
     ]:
         run = read_json(path, ("spec", "epochs", "train_images"))
         flop += training_flop({**run["spec"], "epochs": run["epochs"]}, run["train_images"])
-    stages = stage_timing(results)
+    by_stage: dict[str, list[Path]] = {}
+    for path in sorted((results / "benchmarks").rglob("*.tsv")):  # <stage>.tsv or <stage>/.../<job>.tsv
+        by_stage.setdefault(path.relative_to(results / "benchmarks").parts[0].removesuffix(".tsv"), []).append(path)
+    stages = stage_timing(by_stage)
     if not keep:
         shutil.rmtree(workdir)
     largest = max(rss, key=rss.get)

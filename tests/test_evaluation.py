@@ -51,10 +51,11 @@ def test_load_run_names_predictions_that_do_not_fit_the_split(tmp_path):
     np.savez(
         tmp_path / "predictions.npz", val_probabilities=np.full((6, 10), 0.1), test_probabilities=np.full((4, 10), 0.1)
     )
-    assert load_run(tmp_path, 6, 4, 10).test_probabilities.shape == (4, 10)
+    files = [tmp_path / name for name in ("metrics.json", "history.csv", "predictions.npz")]
+    assert load_run(*files, 6, 4, 10).test_probabilities.shape == (4, 10)
     with pytest.raises(
         ResultFileError,
         match=r"predictions.npz holds test probabilities of shape \(4, 10\), but the "
         r"prepared split has 5 test images and 10 classes",
     ):
-        load_run(tmp_path, 6, 5, 10)
+        load_run(*files, 6, 5, 10)

@@ -93,21 +93,15 @@ def test_params_json_carries_the_same_text_without_markup_characters():
 
 def test_cli_prints_a_project_error_as_one_line_without_traceback(tmp_path):
     missing = tmp_path / "selection.json"
+    arguments = {
+        "ceiling": None,
+        "refit_metrics": [str(tmp_path / "m.json")],
+        "selection": str(missing),
+        "selection_runs": str(tmp_path / "runs.csv"),
+        "refits": str(tmp_path / "refit.csv"),
+    }
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlpstudy",
-            "summarize-refits",
-            "--runs",
-            str(tmp_path / "m.json"),
-            "--selection",
-            str(missing),
-            "--selection-runs",
-            str(tmp_path / "runs.csv"),
-            "--output",
-            str(tmp_path / "refit.csv"),
-        ],
+        [sys.executable, "-m", "mlpstudy", "summarize-refits", json.dumps(arguments)],
         check=False,
         capture_output=True,
         text=True,

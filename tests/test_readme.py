@@ -22,7 +22,7 @@ COVERED_ELSEWHERE = {
     "pytest": "this suite itself",
     "open results/report.html": "opens a browser; tests/test_browser.py renders the report in headless Chromium",
     "conda env create -f environment.yml && conda activate mlpstudy": "no conda here; tests/test_environment.py keeps environment.yml equal to pyproject.toml",
-    "python -m mlpstudy <step>": "a pattern: every rule runs one such step in the end-to-end tests",
+    "python -m mlpstudy <step> '<JSON object>' ...": "a pattern: every rule runs one such step in the end-to-end tests",
     "snakemake --report report.zip": "tests/test_workflow.py builds that report and checks its contents",
     "snakemake --report": "the same report, named in prose",
 }
@@ -105,6 +105,8 @@ def test_every_readme_command_runs(command, scratch, mnist_path):
         target = command.split(" ")[1]
         plan = planned_jobs(run(scratch, f"{here} SNAKEMAKE_ARGS=--dry-run"))
         assert plan["report"] == 1, target
+    elif command == "python -m mlpstudy --help":
+        assert "Steps and their arguments:" in run(scratch, here).stdout
     elif "benchmarks/run_benchmark.py" in command:
         assert run(scratch, f"{here} --dry-run").stdout.startswith("would measure: ")
     elif program in ("pip", "python3"):

@@ -127,9 +127,9 @@ def test_smoke_study_on_slurm_matches_the_local_run(cluster, study, tmp_path):
     submitted = (cluster / "slurmctld.log").read_text().count("_slurm_rpc_submit_batch_job: JobId=")
     pick = json.loads((local / "results" / "comparison" / "selection.json").read_text())["picked"]
     refit = refit_experiments(pick, config.get("ceiling"))
-    # prepare_data and data_overview; per experiment its runs and its model page; aggregate; the refit runs
-    # of the pick and the ceiling and their summary; report
-    jobs = 2 + len(config["experiments"]) * (len(config["seeds"]) + 1) + 1 + len(refit) * len(config["seeds"]) + 2
+    # prepare_data and data_overview; per experiment its runs and its model page; decide and evidence; the refit
+    # runs of the pick and the ceiling and their summary; report
+    jobs = 2 + len(config["experiments"]) * (len(config["seeds"]) + 1) + 2 + len(refit) * len(config["seeds"]) + 2
     assert submitted == jobs, "every job but `all` should have gone through sbatch"
     runs = [("experiments", experiment["name"]) for experiment in config["experiments"]] + [("refit", n) for n in refit]
     assert_same_runs(tmp_path, local, runs, config["seeds"])

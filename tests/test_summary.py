@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from mlpstudy.summary import executive_summary, reproduction_verdict, share
+from mlpstudy.summary import executive_summary, reproduction_rows, reproduction_verdict, share
 
 
 def table(rows):
@@ -227,3 +227,22 @@ def test_reproduction_verdict_when_the_source_picked_nothing():
 )
 def test_share_never_rounds_to_always_or_never(value, expected):
     assert share(value) == expected
+
+
+def test_reproduction_rows_compare_each_published_value_with_our_interval():
+    table = pd.DataFrame(
+        {
+            "experiment": ["inside", "outside", "one_seed", "unpublished"],
+            "test_accuracy": [0.975, 0.970, 0.972, 0.98],
+            "test_accuracy_ci_low": [0.970, 0.968, math.nan, 0.97],
+            "test_accuracy_ci_high": [0.980, 0.972, math.nan, 0.99],
+            "published_test_accuracy": [0.978, 0.976, 0.971, math.nan],
+        }
+    )
+    rows = reproduction_rows(table)
+    assert [(row["experiment"], row["published_inside_interval"]) for row in rows] == [
+        ("inside", "yes"),
+        ("outside", "no"),
+        ("one_seed", "n/a"),
+    ]
+    assert [round(row["difference"], 6) for row in rows] == [-0.003, -0.006, 0.001]

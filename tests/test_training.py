@@ -7,6 +7,7 @@ import pytest
 
 from mlpstudy.data import prepare
 from mlpstudy.io import read_json
+from mlpstudy.models import ENGINE_VERSION
 
 SPEC = {
     "name": "tiny",
@@ -45,30 +46,30 @@ def dataset(tmp_path_factory, mnist_path):
     return folder / "dataset.npz"
 
 
-def train_in_subprocess(dataset, run_dir, seed, threads=1):
-    """A fresh process per run, as Snakemake runs it, so nothing is shared between the two runs."""
+RUN_FILES = {
+    "model": "model.keras",
+    "history": "history.csv",
+    "metrics": "metrics.json",
+    "predictions": "predictions.npz",
+}
+
+
+def run_step(step, run_dir, **arguments):
+    """A fresh process per run, as Snakemake runs it, so nothing is shared between two runs."""
     import json
 
+    files = {key: str(run_dir / name) for key, name in RUN_FILES.items()}
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlpstudy",
-            "train",
-            "--spec",
-            json.dumps(SPEC),
-            "--seed",
-            str(seed),
-            "--dataset",
-            str(dataset),
-            "--run-dir",
-            str(run_dir),
-            "--threads",
-            str(threads),
-        ],
+        [sys.executable, "-m", "mlpstudy", step, json.dumps({**arguments, **files})],
         check=True,
         capture_output=True,
         text=True,
+    )
+
+
+def train_in_subprocess(dataset, run_dir, seed, threads=1):
+    run_step(
+        "train", run_dir, spec=SPEC, seed=seed, engine_version=ENGINE_VERSION, threads=threads, dataset=str(dataset)
     )
     return read_json(run_dir / "metrics.json")
 
@@ -172,31 +173,16 @@ def test_engine_does_the_arithmetic_of_a_plain_keras_fit(dataset, monkeypatch, c
 
 
 def test_refit_trains_on_training_and_validation_images_for_the_kept_epochs(dataset, tmp_path):
-    import json
-
     selection_run = train_in_subprocess(dataset, tmp_path / "selection", seed=0)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlpstudy",
-            "refit",
-            "--spec",
-            json.dumps(SPEC),
-            "--seed",
-            "0",
-            "--dataset",
-            str(dataset),
-            "--selection-run",
-            str(tmp_path / "selection" / "metrics.json"),
-            "--run-dir",
-            str(tmp_path / "refit"),
-            "--threads",
-            "1",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
+    run_step(
+        "refit",
+        tmp_path / "refit",
+        spec=SPEC,
+        seed=0,
+        engine_version=ENGINE_VERSION,
+        threads=1,
+        dataset=str(dataset),
+        selection_run=str(tmp_path / "selection" / "metrics.json"),
     )
     refit = read_json(tmp_path / "refit" / "metrics.json")
     assert selection_run["train_images"] == 1600 and refit["train_images"] == 2000

@@ -25,7 +25,6 @@ from conftest import (
 )
 
 from mlpstudy.config import load_config
-from mlpstudy.layout import MODEL_FIGURES
 
 pytestmark = pytest.mark.e2e
 
@@ -46,8 +45,9 @@ def test_every_output_is_written(study):
             assert (folder / "seed0" / name).stat().st_size > 0
         for name in ("model_report.ipynb", "model_report.html"):
             assert (folder / name).stat().st_size > 0
-        assert (folder / "model_report.html").read_text().count('src="data:image/png;base64,') == len(MODEL_FIGURES)
-        assert len(list((folder / "figures").glob("*.png"))) == 5
+        figures = len(list((folder / "figures").glob("*.png")))
+        assert figures == 5
+        assert (folder / "model_report.html").read_text().count('src="data:image/png;base64,') == figures
         assert "epoch 1/1" in (workdir / "logs" / "train" / experiment["name"] / "seed0.log").read_text()
     for name in (
         "report.html",
@@ -211,7 +211,15 @@ def test_editing_one_experiment_reruns_only_it_and_the_summary(study):
         seeds = len(config["seeds"])
         plan = planned_jobs(snakemake(workdir, "--dry-run"))
         assert plan == Counter(
-            {"train": seeds, "model_report": 1, "aggregate": 1, "summarize_refits": 1, "report": 1, "all": 1}
+            {
+                "train": seeds,
+                "model_report": 1,
+                "decide": 1,
+                "evidence": 1,
+                "summarize_refits": 1,
+                "report": 1,
+                "all": 1,
+            }
         )
         plan = planned_jobs(snakemake(workdir, "--dry-run", "results/experiments/mlp_64x1/model_report.html"))
         assert plan == Counter({"train": seeds, "model_report": 1})
@@ -251,7 +259,8 @@ def test_new_experiment_from_config_alone_reaches_table_and_report(study):
             {
                 "train": len(config["seeds"]),
                 "model_report": 1,
-                "aggregate": 1,
+                "decide": 1,
+                "evidence": 1,
                 "summarize_refits": 1,
                 "report": 1,
                 "all": 1,
@@ -276,7 +285,7 @@ def test_changing_the_selection_rule_changes_pick_and_summary_without_retraining
     write_config(workdir, relaxed)
     try:
         plan = planned_jobs(snakemake(workdir, "--dry-run"))
-        assert plan == Counter({"aggregate": 1, "summarize_refits": 1, "report": 1, "all": 1})
+        assert plan == Counter({"decide": 1, "evidence": 1, "summarize_refits": 1, "report": 1, "all": 1})
         snakemake(workdir)
         selection = json.loads((workdir / "results" / "comparison" / "selection.json").read_text())
         report = (workdir / "results" / "report.html").read_text()
@@ -343,7 +352,8 @@ def test_deleted_results_are_rebuilt_exactly_by_a_plain_rerun(study):
             "train": 1,
             "model_report": 2,
             "data_overview": 1,
-            "aggregate": 1,
+            "decide": 1,
+            "evidence": 1,
             "refit": 1,
             "summarize_refits": 1,
             "report": 1,
@@ -366,7 +376,7 @@ def test_the_readme_command_for_one_experiment_rebuilds_a_deleted_run_file_and_n
     snakemake(workdir, *refresh)
     assert json.loads((run / "metrics.json").read_text())["seed"] == 0 and comparable(run / "predictions.npz") == before
     assert planned_jobs(snakemake(workdir, "--dry-run")) == Counter(
-        {"aggregate": 1, "summarize_refits": 1, "report": 1, "all": 1}
+        {"decide": 1, "evidence": 1, "summarize_refits": 1, "report": 1, "all": 1}
     )
     snakemake(workdir)
 
@@ -378,19 +388,19 @@ def test_a_damaged_result_is_named_in_one_line_and_rebuilt_by_the_command_given(
     damaged = Path("results/experiments/mlp_64x1/seed1/predictions.npz")
     intact = comparable(workdir / damaged)
     (workdir / damaged).write_bytes((workdir / damaged).read_bytes()[:100])
-    result = snakemake(workdir, "--forcerun", "aggregate", check=False)
+    result = snakemake(workdir, "--forcerun", "evidence", check=False)
     console = result.stdout + result.stderr
     assert result.returncode == 1
     rebuild = f"snakemake --cores 2 --forcerun {damaged}"
-    errors = [line for line in console.splitlines() if line.startswith("mlpstudy aggregate: error:")]
+    errors = [line for line in console.splitlines() if line.startswith("mlpstudy evidence: error:")]
     assert errors == [
         (
-            f"mlpstudy aggregate: error: {damaged} is damaged: not a readable .npz archive (BadZipFile: "
+            f"mlpstudy evidence: error: {damaged} is damaged: not a readable .npz archive (BadZipFile: "
             f"File is not a zip file). Rebuild it and everything that depends on it: {rebuild} (with this "
             "run's other options, e.g. --configfile)"
         )
     ]
-    assert "Traceback" not in console.split("Error in rule aggregate")[1].split("Error in rule")[0]
+    assert "Traceback" not in console.split("Error in rule evidence")[1].split("Error in rule")[0]
     assert re.search(
         r"The study did not finish: results/report\.html is from the previous successful run "
         r"\(written [^)]+\) and does not show this run's changes",

@@ -1,19 +1,17 @@
-"""Collect every run into the comparison table, choose the model, and compute the evidence behind the choice."""
+"""Collect every run into the comparison table, choose the model (decide), and compute the evidence behind the
+choice (evidence)."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mlpstudy import plots
 from mlpstudy.config import architecture_label, regularization_label
 from mlpstudy.data import read_prepared, read_summary
-from mlpstudy.evaluation import load_run, per_class_accuracy
-from mlpstudy.io import atomic_path, read_csv, read_json, write_json
-from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES
+from mlpstudy.evaluation import RUN_METRICS, load_run, per_class_accuracy
+from mlpstudy.io import atomic_path, read_json, write_json
 from mlpstudy.selection import select_model
 from mlpstudy.stats import (
     accuracy_spread,
@@ -74,12 +72,13 @@ def _is_plain(spec: dict, reference: dict) -> bool:
     )
 
 
-def runs_table(runs: dict[str, list], n_val: int, n_test: int) -> pd.DataFrame:
-    """One row per (experiment, seed) run, with the Wilson interval of its single-run accuracies."""
+def runs_table(runs: dict[str, list[dict]], n_val: int, n_test: int) -> pd.DataFrame:
+    """One row per (experiment, seed) run, from each run's metrics, with the Wilson interval of its single-run
+    accuracies."""
     rows = []
     for experiment_runs in runs.values():
-        for run in experiment_runs:
-            row = {key: value for key, value in run.metrics.items() if key != "spec"}
+        for metrics in experiment_runs:
+            row = {key: value for key, value in metrics.items() if key != "spec"}
             for part, n in (("val", n_val), ("test", n_test)):
                 low, high = wilson_interval(round(row[f"{part}_accuracy"] * n), n)
                 row[f"{part}_accuracy_wilson_low"], row[f"{part}_accuracy_wilson_high"] = low, high
@@ -159,27 +158,77 @@ def mcnemar_table(pick: str, predictions: dict[str, np.ndarray], labels: np.ndar
     return pd.DataFrame(rows, columns=MCNEMAR_COLUMNS)
 
 
-def aggregate(settings: dict, metrics_paths, dataset_path, summary_path, output_dir, comparison_path) -> dict:
-    output_dir, figures_dir = Path(output_dir), Path(output_dir) / "figures"
-    class_names = read_summary(summary_path)["class_names"]
-    prepared = read_prepared(dataset_path, ("y_val", "y_test", "x_test"))
-    y_val, y_test, x_test = prepared["y_val"], prepared["y_test"], prepared["x_test"]
-    loaded: dict[str, list] = {}
-    for path in metrics_paths:
-        run = load_run(Path(path).parent, len(y_val), len(y_test), len(class_names))
-        loaded.setdefault(run.metrics["experiment"], []).append(run)
-    for experiment_runs in loaded.values():
-        experiment_runs.sort(key=lambda run: run.metrics["seed"])
-    experiments = settings["experiments"]
-    names = [spec["name"] for spec in experiments]
-    runs = runs_table({name: loaded[name] for name in names}, len(y_val), len(y_test))
-    table = comparison_table(runs, experiments, settings["defaults"], len(y_val))
+def _by_experiment(runs: list, names: list[str], metrics_of=lambda run: run) -> dict[str, list]:
+    """`runs` grouped by experiment in config order (`names`), each group in seed order; `metrics_of(run)` is a
+    run's metrics."""
+    grouped: dict[str, list] = {name: [] for name in names}
+    for run in runs:
+        grouped[metrics_of(run)["experiment"]].append(run)
+    return {name: sorted(group, key=lambda run: metrics_of(run)["seed"]) for name, group in grouped.items()}
 
-    # The choice sees validation results and cost only; everything below it may use the test set.
-    selection = select_model(table, settings["selection"])
-    pick = selection["picked"]
+
+def _tables(settings: dict, metrics: list[dict], n_val: int, n_test: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The runs table and the comparison table (before the choice's columns) from every run's metrics."""
+    names = [spec["name"] for spec in settings["experiments"]]
+    grouped = _by_experiment(metrics, names)
+    runs = runs_table(grouped, n_val, n_test)
+    return runs, comparison_table(runs, settings["experiments"], settings["defaults"], n_val)
+
+
+def decide(settings: dict, metrics: list[str], summary: str, runs: str, selection: str) -> dict:
+    """The choice, from every run's metrics (.json) and the split's sizes (the data `summary`): writes the runs
+    table (`runs`, .csv) and the decision (`selection`, .json). It reads validation results and cost only, and
+    nothing that the evidence below computes, so that the refit runs never wait for figures."""
+    sizes = read_summary(summary)
+    run_metrics = [read_json(path, RUN_METRICS) for path in metrics]
+    runs_frame, table = _tables(settings, run_metrics, sizes["n_val"], sizes["n_test"])
+    choice = select_model(table, settings["selection"])
+    with atomic_path(runs) as tmp:
+        runs_frame.to_csv(tmp, index=False)
+    write_json(selection, choice)
+    return choice
+
+
+def evidence(
+    settings: dict,
+    metrics: list[str],
+    histories: list[str],
+    predictions: list[str],
+    dataset: str,
+    summary: str,
+    selection: str,
+    comparison: str,
+    mcnemar: str,
+    probability_best: str,
+    facts: str,
+    width_depth_figure: str,
+    gap_figure: str,
+    pareto_figure: str,
+    forest_figure: str,
+    probability_best_figure: str,
+    per_class_figure: str,
+    learning_curves_figure: str,
+    errors_figure: str,
+) -> None:
+    """The evidence behind the choice (`selection`, from decide), from every run's files (`metrics`,
+    `histories` and `predictions`, one of each per run, in the same order): the comparison table, McNemar tests
+    against the pick, the bootstrap probability of being best, the facts the summary quotes, and the figures."""
+    from mlpstudy import plots  # here, not at the top: decide (the checkpoint) and the report need no plotting
+
+    class_names = read_summary(summary)["class_names"]
+    prepared = read_prepared(dataset, ("y_val", "y_test", "x_test"))
+    y_val, y_test, x_test = prepared["y_val"], prepared["y_test"], prepared["x_test"]
+    names = [spec["name"] for spec in settings["experiments"]]
+    loaded = _by_experiment(
+        [load_run(*files, len(y_val), len(y_test), len(class_names)) for files in zip(metrics, histories, predictions)],
+        names,
+        lambda run: run.metrics,
+    )
+    _, table = _tables(settings, [run.metrics for group in loaded.values() for run in group], len(y_val), len(y_test))
+    choice = read_json(selection, ("picked", "overfitted"))
+    pick = choice["picked"]
     table["recommended"] = table["experiment"] == pick
-    table["overfitting_flag"] = table["experiment"].isin(selection["overfitted"])
+    table["overfitting_flag"] = table["experiment"].isin(choice["overfitted"])
 
     val_correct = {name: np.array([r.val_probabilities.argmax(1) == y_val for r in loaded[name]]) for name in names}
     ranks = bootstrap_best(val_correct, n_boot=BOOTSTRAP_DRAWS, seed=0)
@@ -197,7 +246,7 @@ def aggregate(settings: dict, metrics_paths, dataset_path, summary_path, output_
     table = table.merge(best_table[["experiment", "p_best"]], on="experiment")
 
     test_predictions = {name: ensemble_predictions(loaded[name]) for name in names}
-    mcnemar = mcnemar_table(pick, test_predictions, y_test)
+    mcnemar_frame = mcnemar_table(pick, test_predictions, y_test)
     most_accurate = table.sort_values(["test_accuracy", "experiment"], ascending=[False, True]).iloc[0]["experiment"]
     correct = np.array([test_predictions[name] == y_test for name in names])
     all_wrong = np.flatnonzero(~correct.any(axis=0))
@@ -207,7 +256,7 @@ def aggregate(settings: dict, metrics_paths, dataset_path, summary_path, output_
         name: per_class_accuracy(y_test, test_predictions[name], len(class_names)).tolist()
         for name in dict.fromkeys([pick, most_accurate])
     }
-    facts = {
+    facts_json = {
         "pick": pick,
         "most_accurate": most_accurate,
         "n_val": len(y_val),
@@ -224,47 +273,18 @@ def aggregate(settings: dict, metrics_paths, dataset_path, summary_path, output_
     }
 
     plain = table.dropna(subset=["width"]).astype({"width": int})
-
-    def figure(key):
-        return figures_dir / COMPARISON_FIGURES[key]
-
-    plots.accuracy_by_width_depth(plain, figure("width_depth"))
-    plots.generalization_gap(table, settings["selection"]["overfit_threshold"], figure("gap"))
-    plots.accuracy_vs_cost(table, pick, settings["selection"]["cost_order"][0], figure("pareto"))
-    plots.confidence_forest(table, pick, figure("forest"))
-    plots.probability_best(best_table, pick, figure("probability_best"))
-    plots.per_class_comparison(per_class, class_names, figure("per_class"))
-    plots.learning_curve_bands(
-        {name: [r.history for r in loaded[name]] for name in per_class}, figure("learning_curves")
-    )
+    plots.accuracy_by_width_depth(plain, width_depth_figure)
+    plots.generalization_gap(table, settings["selection"]["overfit_threshold"], gap_figure)
+    plots.accuracy_vs_cost(table, pick, settings["selection"]["cost_order"][0], pareto_figure)
+    plots.confidence_forest(table, pick, forest_figure)
+    plots.probability_best(best_table, pick, probability_best_figure)
+    plots.per_class_comparison(per_class, class_names, per_class_figure)
+    plots.learning_curve_bands({name: [r.history for r in loaded[name]] for name in per_class}, learning_curves_figure)
     plots.error_examples(
-        x_test, y_test, test_predictions[pick], all_wrong, only_pick_wrong, class_names, pick, figure("errors")
+        x_test, y_test, test_predictions[pick], all_wrong, only_pick_wrong, class_names, pick, errors_figure
     )
 
-    for frame, path in (
-        (table, comparison_path),
-        (runs, output_dir / COMPARISON_FILES["runs"]),
-        (mcnemar, output_dir / COMPARISON_FILES["mcnemar"]),
-        (best_table, output_dir / COMPARISON_FILES["probability_best"]),
-    ):
+    for frame, path in ((table, comparison), (mcnemar_frame, mcnemar), (best_table, probability_best)):
         with atomic_path(path) as tmp:
             frame.to_csv(tmp, index=False)
-    write_json(output_dir / COMPARISON_FILES["selection"], selection)
-    write_json(output_dir / COMPARISON_FILES["facts"], facts)
-    return selection
-
-
-def read_comparison(results_dir: str | Path) -> dict:
-    """Everything aggregate wrote, for the report."""
-    results = Path(results_dir)
-    comparison = results / "comparison"
-    table = read_csv(results / "comparison.csv", ("experiment", "label", "test_accuracy", "val_accuracy"))
-    table["label"] = table["label"].fillna("")
-    return {
-        "table": table,
-        "runs": read_csv(comparison / COMPARISON_FILES["runs"], ("experiment", "seed")),
-        "mcnemar": read_csv(comparison / COMPARISON_FILES["mcnemar"], MCNEMAR_COLUMNS),
-        "probability_best": read_csv(comparison / COMPARISON_FILES["probability_best"], ("experiment", "p_best")),
-        "selection": read_json(comparison / COMPARISON_FILES["selection"], ("picked",)),
-        "facts": read_json(comparison / COMPARISON_FILES["facts"], ("most_accurate", "pick")),
-    }
+    write_json(facts, facts_json)

@@ -70,7 +70,11 @@ DATASETS = {
         },
     ),
 }
-PREPROCESSING = ("scale", "l2_normalize")
+# The input preprocessing options, each with how the report describes it.
+PREPROCESSING = {
+    "scale": "Pixels divided by 255 (values in [0, 1]) and flattened to 784 inputs",
+    "l2_normalize": "Each image's 784 pixels divided by their Euclidean norm (every input a unit vector)",
+}
 
 
 class DataError(StudyError):
@@ -156,19 +160,20 @@ def split_indices(n_images: int, validation_fraction: float, split_seed: int) ->
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def prepare(config: dict, dataset_path: str | Path, summary_path: str | Path) -> dict:
-    """Read and check the source data, subset and split it, and write the prepared arrays and a summary."""
-    info = DATASETS[config["dataset"]]
-    preprocessing = config.get("preprocessing", "scale")
+def prepare(settings: dict, dataset: str | Path, summary: str | Path) -> dict:
+    """Read and check the source data, subset and split it as `settings` say, and write the prepared arrays to
+    `dataset` (.npz) and a summary (checksums, counts, split) to `summary` (.json)."""
+    info = DATASETS[settings["dataset"]]
+    preprocessing = settings.get("preprocessing", "scale")
     if preprocessing not in PREPROCESSING:  # before the arrays are written with it
-        raise DataError(f"preprocessing {preprocessing!r} is not one of {PREPROCESSING}")
-    arrays = read_source(info.key, config.get("data_path"))
-    source = str(config.get("data_path") or f"keras.datasets.{info.key}.load_data()")
+        raise DataError(f"preprocessing {preprocessing!r} is not one of {tuple(PREPROCESSING)}")
+    arrays = read_source(info.key, settings.get("data_path"))
+    source = str(settings.get("data_path") or f"keras.datasets.{info.key}.load_data()")
     checksums = check_arrays(arrays, info, source)
-    n_train = config.get("train_images") or info.n_train
-    n_test = config.get("test_images") or info.n_test
+    n_train = settings.get("train_images") or info.n_train
+    n_test = settings.get("test_images") or info.n_test
     x_pool, y_pool = arrays["x_train"][:n_train], arrays["y_train"][:n_train]
-    train_index, val_index = split_indices(len(y_pool), config["validation_fraction"], config["split_seed"])
+    train_index, val_index = split_indices(len(y_pool), settings["validation_fraction"], settings["split_seed"])
     prepared = {
         "x_train": x_pool[train_index],
         "y_train": y_pool[train_index],
@@ -182,9 +187,9 @@ def prepare(config: dict, dataset_path: str | Path, summary_path: str | Path) ->
         "preprocessing": np.array(preprocessing),
     }
     # Uncompressed: every training job reads it, and inflating 55 MB costs each job most of a second.
-    with atomic_path(dataset_path) as tmp, open(tmp, "wb") as handle:
+    with atomic_path(dataset) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, **prepared)
-    summary = {
+    facts = {
         "dataset": info.key,
         "title": info.title,
         "item": info.item,
@@ -195,8 +200,8 @@ def prepare(config: dict, dataset_path: str | Path, summary_path: str | Path) ->
         "official_train_images": info.n_train,
         "official_test_images": info.n_test,
         "train_images_used": int(n_train),
-        "validation_fraction": config["validation_fraction"],
-        "split_seed": config["split_seed"],
+        "validation_fraction": settings["validation_fraction"],
+        "split_seed": settings["split_seed"],
         "preprocessing": preprocessing,
         "n_train": len(train_index),
         "n_val": len(val_index),
@@ -205,8 +210,8 @@ def prepare(config: dict, dataset_path: str | Path, summary_path: str | Path) ->
             part: np.bincount(prepared[f"y_{part}"], minlength=N_CLASSES).tolist() for part in ("train", "val", "test")
         },
     }
-    write_json(summary_path, summary)
-    return summary
+    write_json(summary, facts)
+    return facts
 
 
 @dataclass
@@ -230,7 +235,7 @@ def to_inputs(images: np.ndarray, preprocessing: str = "scale") -> np.ndarray:
     if preprocessing == "l2_normalize":
         norms = np.linalg.norm(flat, axis=1, keepdims=True)
         return flat / np.maximum(norms, np.float32(1e-12))
-    raise ValueError(f"preprocessing {preprocessing!r} is not one of {PREPROCESSING}")
+    raise ValueError(f"preprocessing {preprocessing!r} is not one of {tuple(PREPROCESSING)}")
 
 
 PREPARED_ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test", "preprocessing")
@@ -260,4 +265,7 @@ def load_prepared(dataset_path: str | Path, merge_validation: bool = False) -> S
 
 
 def read_summary(summary_path: str | Path) -> dict:
-    return read_json(summary_path, ("dataset", "title", "item", "class_names", "source", "n_train", "n_val", "n_test"))
+    return read_json(
+        summary_path,
+        ("dataset", "title", "item", "class_names", "source", "preprocessing", "n_train", "n_val", "n_test"),
+    )

@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 
 from mlpstudy.io import ResultFileError, read_csv, read_json, read_npz
-from mlpstudy.layout import RUN_FILES
 
-# What the aggregate step and the notebooks read from a selection run's files.
+# What the decision, the evidence and the notebooks read from a selection run's files.
 RUN_METRICS = ("experiment", "seed", "spec", "params", "epochs", "train_accuracy", "val_accuracy", "test_accuracy")
 HISTORY_COLUMNS = ("epoch", "accuracy", "loss", "val_accuracy", "val_loss")
 
@@ -31,25 +30,29 @@ class Run:
 
 
 def load_run(
-    run_dir: str | Path, n_val: int | None = None, n_test: int | None = None, n_classes: int | None = None
+    metrics: str | Path,
+    history: str | Path,
+    predictions: str | Path,
+    n_val: int | None = None,
+    n_test: int | None = None,
+    n_classes: int | None = None,
 ) -> Run:
-    """A selection run's files, checked when read; given the split's sizes, the predictions must match them."""
-    run_dir = Path(run_dir)
-    path = run_dir / RUN_FILES["predictions"]
-    predictions = read_npz(path, ("val_probabilities", "test_probabilities"))
+    """A selection run from its metrics (.json), history (.csv) and predictions (.npz), checked when read; given
+    the split's sizes, the predictions must match them."""
+    probabilities = read_npz(predictions, ("val_probabilities", "test_probabilities"))
     for part, images in (("val", n_val), ("test", n_test)):
-        shape = predictions[f"{part}_probabilities"].shape
+        shape = probabilities[f"{part}_probabilities"].shape
         if images is not None and shape != (images, n_classes):
             raise ResultFileError(
-                path,
+                predictions,
                 f"holds {part} probabilities of shape {shape}, but the prepared split has "
                 f"{images} {part} images and {n_classes} classes",
             )
     return Run(
-        metrics=read_json(run_dir / RUN_FILES["metrics"], RUN_METRICS),
-        history=read_csv(run_dir / RUN_FILES["history"], HISTORY_COLUMNS),
-        val_probabilities=predictions["val_probabilities"],
-        test_probabilities=predictions["test_probabilities"],
+        metrics=read_json(metrics, RUN_METRICS),
+        history=read_csv(history, HISTORY_COLUMNS),
+        val_probabilities=probabilities["val_probabilities"],
+        test_probabilities=probabilities["test_probabilities"],
     )
 
 

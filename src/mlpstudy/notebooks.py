@@ -72,18 +72,20 @@ def clean_html(html: str | bytes) -> str:
 
 
 def render_notebook(
-    notebook: str | Path, parameters: dict, executed: str | Path, output_notebook: str | Path, output_html: str | Path
+    notebook: str, parameters: dict, in_progress: str, executed: str, html: str, files: dict | None = None
 ) -> None:
-    """Run `notebook` with `parameters` into `executed` (kept, with the traceback, when a cell fails), then copy
-    it to `output_notebook` and render `output_html`. Outputs appear only after every cell has run."""
+    """Run `notebook` with `parameters` and `files` (the notebook's input and output files, by parameter name)
+    into `in_progress` (kept, with the traceback, when a cell fails), then copy it to `executed` and render it as
+    the offline page `html`. Outputs appear only after every cell has run."""
     import papermill
     from nbconvert import HTMLExporter
 
+    parameters = {**(files or {}), **parameters}
     log.info("executing %s with %s", notebook, parameters)
     try:
         executed_notebook = papermill.execute_notebook(
             str(notebook),
-            str(executed),
+            str(in_progress),
             parameters=parameters,
             kernel_name="python3",
             log_output=True,
@@ -92,16 +94,16 @@ def render_notebook(
     except papermill.PapermillExecutionError as error:
         raise NotebookFailed(
             f"{Path(notebook).name} failed in cell {error.exec_count} with {error.ename}: {error.evalue} "
-            f"(the partially executed notebook, with the traceback in its failing cell, is {executed})"
+            f"(the partially executed notebook, with the traceback in its failing cell, is {in_progress})"
         ) from None
     for cell in executed_notebook.cells:  # papermill gives its cell a random id; keep the page reproducible
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell.id = "injected-parameters"
-    with atomic_path(output_notebook) as tmp:
-        shutil.copyfile(executed, tmp)
+    with atomic_path(executed) as tmp:
+        shutil.copyfile(in_progress, tmp)
     # Sanitized: cell outputs show config text, which must never become live markup in the page.
     exporter = HTMLExporter(template_file=str(OFFLINE_TEMPLATE), sanitize_html=True)
     exporter.register_filter("clean_html", clean_html)
-    html, _ = exporter.from_notebook_node(executed_notebook)
-    write_text(output_html, html)
-    log.info("wrote %s and %s", output_notebook, output_html)
+    page, _ = exporter.from_notebook_node(executed_notebook)
+    write_text(html, page)
+    log.info("wrote %s and %s", executed, html)

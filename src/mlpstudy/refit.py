@@ -77,11 +77,15 @@ def refit_table(runs: list[dict], pick: str, ceiling: str | None, selection_runs
     return pd.DataFrame(rows, columns=REFIT_COLUMNS)
 
 
-def summarize_refits(ceiling: str | None, metrics_paths, selection_path, runs_path, output_path) -> pd.DataFrame:
-    pick = read_json(selection_path, ("picked",))["picked"]
-    runs = [read_json(path, ("experiment", "seed", "test_accuracy", "train_seconds")) for path in metrics_paths]
-    table = refit_table(runs, pick, ceiling, read_csv(runs_path, ("experiment", "seed", "test_accuracy")))
-    with atomic_path(output_path) as tmp:
+def summarize_refits(
+    ceiling: str | None, refit_metrics: list[str], selection: str, selection_runs: str, refits: str
+) -> pd.DataFrame:
+    """The refit table (`refits`, .csv) from every refit run's metrics (.json), the decision (`selection`, for
+    the pick) and the runs table of the selection runs (`selection_runs`, for their test accuracy)."""
+    pick = read_json(selection, ("picked",))["picked"]
+    runs = [read_json(path, ("experiment", "seed", "test_accuracy", "train_seconds")) for path in refit_metrics]
+    table = refit_table(runs, pick, ceiling, read_csv(selection_runs, ("experiment", "seed", "test_accuracy")))
+    with atomic_path(refits) as tmp:
         table.to_csv(tmp, index=False)
     return table
 

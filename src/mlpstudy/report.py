@@ -1,4 +1,4 @@
-"""Render results/report.html: one self-contained page, every number read from the results files."""
+"""Render the study report: one self-contained page, every number read from the results files."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import hashlib
 import importlib.metadata
 import json
 import math
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -16,12 +17,11 @@ import jinja2
 import pandas as pd
 import yaml
 
-from mlpstudy.aggregate import read_comparison
-from mlpstudy.data import DATASETS, read_summary
-from mlpstudy.io import check_file, read_csv, read_png, write_text
-from mlpstudy.layout import COMPARISON_FIGURES, DATA_FIGURES, MODEL_FIGURES
+from mlpstudy.aggregate import MCNEMAR_COLUMNS, SIGNIFICANCE
+from mlpstudy.data import DATASETS, PREPROCESSING, read_summary
+from mlpstudy.io import check_file, read_csv, read_json, read_png, write_text
 from mlpstudy.refit import read_refits
-from mlpstudy.summary import executive_summary, pct, pp, reproduction_verdict, share
+from mlpstudy.summary import executive_summary, pct, pp, reproduction_rows, reproduction_verdict, share
 
 PACKAGES = ["tensorflow-cpu", "keras", "numpy", "pandas", "snakemake", "papermill", "matplotlib", "seaborn", "jinja2"]
 
@@ -65,19 +65,14 @@ def provenance(settings: dict) -> dict:
     }
 
 
-STAGES = ["prepare_data", "train", "data_overview", "model_report", "aggregate", "refit"]
-
-
-def stage_timing(results: Path) -> list[dict]:
-    """Per stage: number of jobs, summed and median job seconds, and the largest peak memory, from the
-    benchmark files Snakemake wrote for every job."""
+def stage_timing(benchmarks: dict[str, list[str]]) -> list[dict]:
+    """Per stage (`benchmarks`: stage -> the Snakemake benchmark files of its jobs): number of jobs, summed and
+    median job seconds, and the largest peak memory."""
     rows = []
-    for stage in STAGES:
-        paths = [results / "benchmarks" / f"{stage}.tsv", *sorted((results / "benchmarks" / stage).rglob("*.tsv"))]
-        frames = [read_csv(path, ("s", "cpu_time", "max_rss"), sep="\t") for path in paths if path.is_file()]
-        if not frames:
+    for stage, paths in benchmarks.items():
+        if not paths:
             continue
-        jobs = pd.concat(frames)
+        jobs = pd.concat([read_csv(path, ("s", "cpu_time", "max_rss"), sep="\t") for path in paths])
         rows.append(
             {
                 "stage": stage,
@@ -91,35 +86,62 @@ def stage_timing(results: Path) -> list[dict]:
     return rows
 
 
-def render_report(settings: dict, results_dir: str | Path, output: str | Path, checked=()) -> None:
-    """Render the report from the results in `results_dir`, after checking every file in `checked` (the study's
-    other outputs), so that no report is written over a damaged result."""
-    for path in checked:
+def render_report(
+    settings: dict,
+    template: str,
+    summary: str,
+    comparison: str,
+    runs: str,
+    selection: str,
+    mcnemar: str,
+    probability_best: str,
+    facts: str,
+    comparison_figures: dict[str, str],
+    data_figures: list[tuple[str, str]],
+    model_figures: dict[str, list[tuple[str, str]]],
+    model_reports: dict[str, str],
+    benchmarks: list[tuple[str, list[str]]],
+    refit_benchmarks: list[str],
+    check: list[str],
+    html: str,
+    refits: str | None = None,
+) -> None:
+    """Render the report page `html` with `template` from the study's results: the data `summary`, the
+    decision (`selection`; the runs table `runs` is linked) and its evidence (`comparison`, `mcnemar`,
+    `probability_best`, `facts`), the refit table (`refits`, None without refits), the figures (comparison
+    figures by key; data figures and each experiment's figures as (title, file) pairs in page order), each
+    experiment's notebook page (linked), and the job benchmarks as (stage, files) pairs in table order
+    (`refit_benchmarks`: the refit runs'). First it checks every file in `check` (the study's other outputs),
+    so that no report is written over a damaged result."""
+    for path in check:
         check_file(path)
-    results = Path(results_dir)
-    comparison = read_comparison(results)
-    table, selection, facts = comparison["table"], comparison["selection"], comparison["facts"]
-    data_summary = read_summary(results / "data" / "dataset.json")
-    experiments = []
-    for row in table.to_dict("records"):
-        folder = results / "experiments" / row["experiment"]
-        experiments.append(
-            {
-                **row,
-                "notebook_link": f"experiments/{row['experiment']}/model_report.html",
-                "figures": {
-                    title: embed_png(folder / "figures" / f"{key}.png") for key, title in MODEL_FIGURES.items()
-                },
-            }
-        )
-    refits = read_refits(results / "refit" / "refit.csv") if settings["refit"] else None
+    table = read_csv(comparison, ("experiment", "label", "test_accuracy", "val_accuracy"))
+    table["label"] = table["label"].fillna("")
+    choice = read_json(selection, ("picked",))
+    facts_json = read_json(facts, ("most_accurate", "pick"))
+    mcnemar_table = read_csv(mcnemar, MCNEMAR_COLUMNS)
+    best_table = read_csv(probability_best, ("experiment", "p_best"))
+    data_summary = read_summary(summary)
+    page_folder = Path(html).parent
+
+    def link(path):
+        return Path(os.path.relpath(path, page_folder)).as_posix()
+
+    experiments = [
+        {
+            **row,
+            "notebook_link": link(model_reports[row["experiment"]]),
+            "figures": {title: embed_png(path) for title, path in model_figures[row["experiment"]]},
+        }
+        for row in table.to_dict("records")
+    ]
+    refit_table = read_refits(refits) if refits else None
     source, source_elsewhere = settings["source_study"], None
     # Published numbers for another dataset are no yardstick for this run: say so instead of comparing.
     if source is not None and source["dataset"] != data_summary["dataset"]:
         source, source_elsewhere = None, {**source, "dataset_name": DATASETS[source["dataset"]].name}
-    figures = results / "comparison" / "figures"
     environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("mlpstudy", "templates"),
+        loader=jinja2.FileSystemLoader(Path(template).parent),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
@@ -127,33 +149,33 @@ def render_report(settings: dict, results_dir: str | Path, output: str | Path, c
     environment.filters["points"] = pp
     environment.filters["share"] = share
     environment.tests["nan"] = lambda value: isinstance(value, float) and math.isnan(value)
-    rows = table.set_index("experiment", drop=False)
-    html = environment.get_template("report.html.j2").render(
+    page = environment.get_template(Path(template).name).render(
         table=table.to_dict("records"),
-        pick=rows.loc[selection["picked"]].to_dict(),
-        most_accurate=rows.loc[facts["most_accurate"]].to_dict(),
         experiments=experiments,
-        selection=selection,
-        facts=facts,
+        selection=choice,
+        facts=facts_json,
         summary=executive_summary(
-            table, selection, comparison["mcnemar"], comparison["probability_best"], facts, data_summary["item"], refits
+            table, choice, mcnemar_table, best_table, facts_json, data_summary["item"], refit_table
         ),
-        refits=[] if refits is None else refits.to_dict("records"),
-        mcnemar=comparison["mcnemar"].to_dict("records"),
-        probability_best=comparison["probability_best"].sort_values("p_best", ascending=False).to_dict("records"),
+        refits=[]
+        if refit_table is None
+        else [{**row, "is_pick": row["experiment"] == choice["picked"]} for row in refit_table.to_dict("records")],
+        mcnemar=mcnemar_table.to_dict("records"),
+        significance=SIGNIFICANCE,
+        probability_best_file=link(probability_best),
+        runs_file=link(runs),
         source=source,
         source_elsewhere=source_elsewhere,
-        reproduction=table.dropna(subset=["published_test_accuracy"]).to_dict("records") if source else [],
-        reproduction_verdict=reproduction_verdict(table, selection, comparison["mcnemar"], source) if source else "",
+        reproduction=reproduction_rows(table) if source else [],
+        reproduction_verdict=reproduction_verdict(table, choice, mcnemar_table, source) if source else "",
         data=data_summary,
-        timing=stage_timing(results),
-        figures={key: embed_png(figures / name) for key, name in COMPARISON_FIGURES.items()},
-        data_figures={
-            title: embed_png(results / "data" / "figures" / f"{key}.png") for key, title in DATA_FIGURES.items()
-        },
+        preprocessing=PREPROCESSING[data_summary["preprocessing"]],
+        timing=stage_timing({**dict(benchmarks), "refit": refit_benchmarks}),
+        figures={key: embed_png(path) for key, path in comparison_figures.items()},
+        data_figures={title: embed_png(path) for title, path in data_figures},
         settings=settings,
         config_yaml=yaml.safe_dump(settings, sort_keys=False),
         versions=package_versions(),
         provenance=provenance(settings),
     )
-    write_text(output, html)
+    write_text(html, page)

@@ -132,6 +132,17 @@ def executive_summary(
     return sentences
 
 
+def reproduction_rows(table: pd.DataFrame) -> list[dict]:
+    """The experiments with a published value: ours beside it, the difference, and whether the published value
+    lies inside our interval ("yes", "no", or "n/a" without an interval)."""
+    rows = []
+    for row in table.dropna(subset=["published_test_accuracy"]).to_dict("records"):
+        low, high, published = row["test_accuracy_ci_low"], row["test_accuracy_ci_high"], row["published_test_accuracy"]
+        inside = "n/a" if math.isnan(low) else ("yes" if low <= published <= high else "no")
+        rows.append({**row, "difference": row["test_accuracy"] - published, "published_inside_interval": inside})
+    return rows
+
+
 def reproduction_verdict(table: pd.DataFrame, selection: dict, mcnemar: pd.DataFrame, source: dict) -> str:
     """One sentence: does our evidence support the source study's pick?"""
     if source["pick"] is None:

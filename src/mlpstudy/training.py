@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mlpstudy.data import load_prepared
-from mlpstudy.io import atomic_path, read_json, write_json
-from mlpstudy.layout import RUN_FILES
+from mlpstudy.io import StudyError, atomic_path, read_json, write_json
 
 log = logging.getLogger("mlpstudy.training")
 
@@ -283,48 +282,73 @@ def keras_fit(model, spec: dict, data, shuffle: bool = True, callbacks=()):
     )
 
 
-def train_run(spec: dict, seed: int, dataset_path: str | Path, run_dir: str | Path, threads: int = 1) -> dict:
-    """Train `spec` with `seed` on the training split, validating on the validation split; write RUN_FILES
-    into `run_dir`; return the metrics."""
+def _check_engine(engine_version: int) -> None:
+    from mlpstudy.models import ENGINE_VERSION
+
+    if engine_version != ENGINE_VERSION:
+        raise StudyError(
+            f"the workflow asks for training engine version {engine_version}, but the installed mlpstudy package "
+            f"has version {ENGINE_VERSION}: run the workflow with the package from the same checkout"
+        )
+
+
+def train_run(
+    spec: dict,
+    seed: int,
+    engine_version: int,
+    threads: int,
+    dataset: str,
+    model: str,
+    history: str,
+    metrics: str,
+    predictions: str,
+) -> dict:
+    """Train `spec` with `seed` on the training split of `dataset`, validating on its validation split, and
+    write the run's Keras model, per-epoch history (.csv), metrics (.json) and validation and test predictions
+    (.npz) to the files named; return the metrics. `engine_version` must be this package's
+    (models.ENGINE_VERSION), the one the workflow asked for."""
+    _check_engine(engine_version)
     configure_tensorflow(threads, seed)
-    return _fit_and_write(spec, seed, load_prepared(dataset_path), run_dir, threads)
+    outputs = {"model": model, "history": history, "metrics": metrics, "predictions": predictions}
+    return _fit_and_write(spec, seed, load_prepared(dataset), outputs, threads)
 
 
 def refit_run(
     spec: dict,
     seed: int,
-    dataset_path: str | Path,
-    selection_metrics_path: str | Path,
-    run_dir: str | Path,
-    threads: int = 1,
+    engine_version: int,
+    threads: int,
+    dataset: str,
+    selection_run: str,
+    model: str,
+    history: str,
+    metrics: str,
+    predictions: str,
 ) -> dict:
     """Retrain a chosen experiment on all its training images (training + validation split), as one would
-    before deploying it, and measure it on the test set.
+    before deploying it, and measure it on the test set; the same outputs as train_run.
 
-    It trains for the epochs that the same seed's selection run kept (its best epoch under early stopping,
-    otherwise all of them); nothing is validated and nothing here feeds back into the choice.
+    It trains for the epochs that the same seed's selection run kept (`selection_run`: its metrics.json; its
+    best epoch under early stopping, otherwise all of them); nothing is validated and nothing here feeds back
+    into the choice.
     """
+    _check_engine(engine_version)
     configure_tensorflow(threads, seed)
-    selection_run = read_json(selection_metrics_path, ("best_epoch",))
-    refit_spec = {
-        **spec,
-        "epochs": selection_run["best_epoch"],
-        "early_stopping": {**spec["early_stopping"], "enabled": False},
-    }
-    return _fit_and_write(refit_spec, seed, load_prepared(dataset_path, merge_validation=True), run_dir, threads)
+    kept = read_json(selection_run, ("best_epoch",))["best_epoch"]
+    refit_spec = {**spec, "epochs": kept, "early_stopping": {**spec["early_stopping"], "enabled": False}}
+    outputs = {"model": model, "history": history, "metrics": metrics, "predictions": predictions}
+    return _fit_and_write(refit_spec, seed, load_prepared(dataset, merge_validation=True), outputs, threads)
 
 
-def _fit_and_write(spec: dict, seed: int, data, run_dir: str | Path, threads: int) -> dict:
-    from mlpstudy.models import build_model, count_trainable_params
+def _fit_and_write(spec: dict, seed: int, data, outputs: dict[str, str], threads: int) -> dict:
+    from mlpstudy.models import build_model
 
-    run_dir = Path(run_dir)
-    validating = data.x_val is not None
     log.info(
         "experiment %s seed %d: %d train / %d validation / %d test images, %d thread(s)",
         spec["name"],
         seed,
         len(data.y_train),
-        len(data.y_val) if validating else 0,
+        0 if data.x_val is None else len(data.y_val),
         len(data.y_test),
         threads,
     )
@@ -337,14 +361,10 @@ def _fit_and_write(spec: dict, seed: int, data, run_dir: str | Path, threads: in
     start = time.perf_counter()
     history, kept_epoch = engine.fit(data, seed, spec["epochs"], spec["early_stopping"])
     train_seconds = time.perf_counter() - start
-
-    parts = ("train", "val", "test") if validating else ("train", "test")
-    probabilities = {part: engine.predict(getattr(data, f"x_{part}")) for part in parts}
     metrics = {
         "experiment": spec["name"],
         "seed": seed,
         "spec": spec,
-        "params": count_trainable_params(model),
         "train_images": len(data.y_train),
         "epochs": len(history),
         "best_epoch": kept_epoch,
@@ -352,32 +372,51 @@ def _fit_and_write(spec: dict, seed: int, data, run_dir: str | Path, threads: in
         "seconds_per_epoch": float(np.median(history["seconds"])),
         "threads": threads,
     }
-    for part in parts:
-        labels = getattr(data, f"y_{part}")
-        metrics[f"{part}_accuracy"] = accuracy(probabilities[part], labels)
-        metrics[f"{part}_loss"] = cross_entropy(probabilities[part], labels)
-    if validating:
-        metrics["generalization_gap"] = metrics["train_accuracy"] - metrics["val_accuracy"]
-    metrics.update(measure_latency(model, data.x_test))
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(run_dir / RUN_FILES["model"]) as tmp:
-        model.save(tmp)
-    metrics["model_bytes"] = (run_dir / RUN_FILES["model"]).stat().st_size
-    with atomic_path(run_dir / RUN_FILES["predictions"]) as tmp, open(tmp, "wb") as handle:
-        np.savez_compressed(
-            handle,
-            **{f"{part}_probabilities": probabilities[part].astype(np.float32) for part in parts if part != "train"},
-        )
-    with atomic_path(run_dir / RUN_FILES["history"]) as tmp:
-        history.to_csv(tmp, index=False)
-    write_json(run_dir / RUN_FILES["metrics"], metrics)
+    probabilities = _evaluate(engine, data, metrics)
+    _write_run(outputs, model, history, probabilities, metrics)
     log.info(
         "done in %.1f s: train %.4f, validation %s, test %.4f, %d parameters",
         train_seconds,
         metrics["train_accuracy"],
-        f"{metrics['val_accuracy']:.4f}" if validating else "none",
+        f"{metrics['val_accuracy']:.4f}" if "val_accuracy" in metrics else "none",
         metrics["test_accuracy"],
         metrics["params"],
     )
     return metrics
+
+
+def _evaluate(engine: Engine, data, metrics: dict) -> dict[str, np.ndarray]:
+    """Add the trained model's size, accuracy and loss on each split, and latency, to `metrics`; return its
+    class probabilities on each split."""
+    from mlpstudy.models import count_trainable_params
+
+    metrics["params"] = count_trainable_params(engine.model)
+    parts = ("train", "test") if data.x_val is None else ("train", "val", "test")
+    probabilities = {part: engine.predict(getattr(data, f"x_{part}")) for part in parts}
+    for part in parts:
+        labels = getattr(data, f"y_{part}")
+        metrics[f"{part}_accuracy"] = accuracy(probabilities[part], labels)
+        metrics[f"{part}_loss"] = cross_entropy(probabilities[part], labels)
+    if data.x_val is not None:
+        metrics["generalization_gap"] = metrics["train_accuracy"] - metrics["val_accuracy"]
+    metrics.update(measure_latency(engine.model, data.x_test))
+    return probabilities
+
+
+def _write_run(outputs: dict[str, str], model, history: pd.DataFrame, probabilities: dict, metrics: dict) -> None:
+    """Write a run's files, each complete or not at all; metrics last, with the saved model's size."""
+    with atomic_path(outputs["model"]) as tmp:
+        model.save(tmp)
+    metrics["model_bytes"] = Path(outputs["model"]).stat().st_size
+    with atomic_path(outputs["predictions"]) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(
+            handle,
+            **{
+                f"{part}_probabilities": values.astype(np.float32)
+                for part, values in probabilities.items()
+                if part != "train"
+            },
+        )
+    with atomic_path(outputs["history"]) as tmp:
+        history.to_csv(tmp, index=False)
+    write_json(outputs["metrics"], metrics)

@@ -1,31 +1,49 @@
-# A checkpoint: which experiment is refit depends on the choice it makes.
-checkpoint aggregate:
+# The choice, a checkpoint: which experiment is refit depends on it. It reads metrics only, so the refit runs
+# never wait for the evidence below.
+checkpoint decide:
     input:
-        metrics=all_run_files("metrics.json"),
-        histories=all_run_files("history.csv"),
-        predictions=all_run_files("predictions.npz"),
-        dataset=rules.prepare_data.output.dataset,
+        metrics=all_run_files("metrics"),
         summary=rules.prepare_data.output.summary,
     output:
-        comparison=in_report(study_path("results/comparison.csv"), "comparison/comparison", "Comparison"),
-        tables=[
-            comparison_output(study_path(f"results/comparison/{name}"), key) for key, name in COMPARISON_FILES.items()
-        ],
-        figures=[
-            comparison_output(study_path(f"results/comparison/figures/{name}"), key)
-            for key, name in COMPARISON_FIGURES.items()
-        ],
+        runs=comparison_output(study_path("results/comparison/runs.csv"), "runs"),
+        selection=comparison_output(study_path("results/comparison/selection.json"), "selection"),
     log:
-        study_path("logs/aggregate/aggregate.log"),
+        study_path("logs/decide/decide.log"),
     benchmark:
-        study_path("results/benchmarks/aggregate.tsv")
+        study_path("results/benchmarks/decide.tsv")
     priority: BEFORE_ANY_RUN
     conda:
         ENVIRONMENT
     params:
-        settings=aggregate_settings(),
-        output_dir=parent_of("tables"),
+        settings=step_settings(settings={key: config[key] for key in ("experiments", "defaults", "selection")}),
+        files=step_files(),
     shell:
-        "python -m mlpstudy aggregate --settings {params.settings:q} --runs {input.metrics}"
-        " --dataset {input.dataset} --summary {input.summary}"
-        " --output-dir {params.output_dir} --comparison {output.comparison} 2> {log}"
+        "python -m mlpstudy decide {params.settings:q} {params.files:q} 2> {log}"
+
+
+# The evidence behind the choice: the comparison table, tests, bootstrap and figures.
+rule evidence:
+    input:
+        metrics=all_run_files("metrics"),
+        histories=all_run_files("history"),
+        predictions=all_run_files("predictions"),
+        dataset=rules.prepare_data.output.dataset,
+        summary=rules.prepare_data.output.summary,
+        selection=rules.decide.output.selection,
+    output:
+        **{f"{key}_figure": comparison_output(comparison_figure(key), key) for key in COMPARISON_FIGURES},
+        comparison=in_report(study_path("results/comparison.csv"), "comparison/comparison", "Comparison"),
+        mcnemar=comparison_output(study_path("results/comparison/mcnemar.csv"), "mcnemar"),
+        probability_best=comparison_output(study_path("results/comparison/probability_best.csv"), "probability_best"),
+        facts=comparison_output(study_path("results/comparison/facts.json"), "facts"),
+    log:
+        study_path("logs/evidence/evidence.log"),
+    benchmark:
+        study_path("results/benchmarks/evidence.tsv")
+    conda:
+        ENVIRONMENT
+    params:
+        settings=step_settings(settings={key: config[key] for key in ("experiments", "defaults", "selection")}),
+        files=step_files(),
+    shell:
+        "python -m mlpstudy evidence {params.settings:q} {params.files:q} 2> {log}"

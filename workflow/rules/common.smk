@@ -6,10 +6,17 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from mlpstudy.config import ConfigError, load_schema, read_command_line_values, report_labels, validate_config
+from mlpstudy.config import (
+    ConfigError,
+    deep_merge,
+    load_schema,
+    read_command_line_values,
+    read_yaml,
+    report_labels,
+    validate_config,
+)
 from mlpstudy.io import params_json, read_json
-from mlpstudy.layout import COMPARISON_FIGURES, COMPARISON_FILES, DATA_FIGURES, MODEL_FIGURES, RUN_FILES
-from mlpstudy.models import training_flop
+from mlpstudy.models import ENGINE_VERSION, training_flop
 
 REPO = Path(workflow.basedir)
 NOTEBOOKS = REPO / "notebooks"
@@ -18,12 +25,32 @@ REPORT_TEMPLATE = REPO / "src" / "mlpstudy" / "templates" / "report.html.j2"
 ENVIRONMENT = str(REPO / "environment.yml")
 CAPTIONS = REPO / "workflow" / "report"
 
+
+def study_config():
+    """The configuration this run studies. Snakemake merges every --configfile into the configfile directive's
+    config/config.yaml, but a study config (config/studies/, config/smoke.yaml) describes a whole study: when
+    one is given it replaces the default study, so that the keys it leaves out take the schema's defaults
+    rather than the default study's values (its source study or its ceiling, say). Snakemake's own
+    --replace-workflow-config would also drop the default study for a plain `--config data_path=...`. --config
+    values apply last either way."""
+    if not workflow.config_settings.configfiles:
+        return dict(config)
+    study = {}
+    for path in workflow.config_settings.configfiles:  # several merge in order, as Snakemake merges them
+        study = deep_merge(study, read_yaml(path) or {})
+    return deep_merge(study, workflow.config_settings.config)
+
+
 # Validate before any job starts; the message names the key, the value and what is allowed.
 try:
     SCHEMA = load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml")
-    config.update(validate_config(read_command_line_values(config, workflow.config_settings.config, SCHEMA), SCHEMA))
+    resolved = validate_config(
+        read_command_line_values(study_config(), workflow.config_settings.config, SCHEMA), SCHEMA
+    )
 except ConfigError as error:
     raise WorkflowError(f"Invalid configuration: {error}") from None
+config.clear()
+config.update(resolved)
 
 
 def say_report_is_stale():
@@ -82,7 +109,7 @@ RECOMMENDATION_EVIDENCE = {"selection", "pareto", "forest"}
 
 
 def comparison_output(path, key):
-    """Mark a comparison output for `snakemake --report`; facts.json only feeds our own report."""
+    """Mark a decision or evidence output for `snakemake --report`; facts.json only feeds our own report."""
     if key == "facts":
         return path
     category = "Recommendation" if key in RECOMMENDATION_EVIDENCE else "Comparison"
@@ -90,26 +117,92 @@ def comparison_output(path, key):
     return in_report(path, f"comparison/{key}", category, labels={kind: key.replace("_", " ")})
 
 
+# Figures, by the key that names them as a step's output (<key>_figure) and their title in the reports.
+DATA_FIGURES = {"class_counts": "Images per class", "sample_grid": "Sample images", "mean_images": "Mean images"}
+MODEL_FIGURES = {
+    "learning_curves": "Learning curves",
+    "confusion_matrix": "Confusion matrix (test set)",
+    "misclassified": "Misclassified test images",
+    "confused_pair": "Most-confused pair",
+    "uncertain_predictions": "Least certain predictions",
+}
+COMPARISON_FIGURES = {
+    "width_depth": "accuracy_by_width_depth",
+    "gap": "generalization_gap",
+    "pareto": "accuracy_vs_cost",
+    "forest": "confidence_intervals",
+    "probability_best": "probability_best",
+    "per_class": "per_class_accuracy",
+    "learning_curves": "learning_curves_pick_vs_most_accurate",
+    "errors": "error_analysis",
+}
+
+
+def data_figure(key):
+    return study_path(f"results/data/figures/{key}.png")
+
+
+def model_figure(key, experiment="{experiment}"):
+    return study_path(f"results/experiments/{experiment}/figures/{key}.png")
+
+
+def comparison_figure(key):
+    return study_path(f"results/comparison/figures/{COMPARISON_FIGURES[key]}.png")
+
+
 def data_source():
     """The local data file, when configured, so that replacing it reruns the study."""
     return [config["data_path"]] if config["data_path"] else []
 
 
-def data_settings():
-    return params_json({key: config[key] for key in DATA_SETTINGS})
+def _json_ready(value):
+    """A rule's input or output value as plain JSON: a path, or a list of paths."""
+    return [str(item) for item in value] if isinstance(value, list) else str(value)
 
 
-def parent_of(key):
-    """A params function: the folder of the first file of output `key` (figures, tables, ...)."""
+def _named_files(input, output):
+    return {key: _json_ready(value) for key, value in [*input.items(), *output.items()]}
 
-    def folder(wildcards, output):
-        return str(Path(output[key][0]).parent)
 
-    return folder
+# Each step gets its keyword arguments as two JSON objects on its command line, params.settings and
+# params.files. Settings are values or functions of the wildcards only, so that Snakemake records them and
+# reruns the job when they change (it does not for params that depend on input or output).
+
+
+def step_settings(**settings):
+    """params.settings: `settings`, each a value or a function of the wildcards."""
+
+    def resolved(wildcards):
+        return params_json({key: value(wildcards) if callable(value) else value for key, value in settings.items()})
+
+    return resolved
+
+
+def step_files(with_threads=False):
+    """params.files: every named input and output file of the rule and, `with_threads`, its threads."""
+
+    def files(wildcards, input, output, threads):
+        return params_json({**_named_files(input, output), **({"threads": threads} if with_threads else {})})
+
+    return files
+
+
+NOTEBOOK_FILES = ("notebook", "executed", "html")
+
+
+def notebook_files(wildcards, input, output):
+    """params.files of a notebook rule: the notebook, its executed copy and HTML page, and as `files` every other
+    named input and output, which the notebook gets as parameters (with params.settings' `parameters`)."""
+    files = _named_files(input, output)
+    return params_json({**{key: files.pop(key) for key in NOTEBOOK_FILES}, "files": files})
 
 
 def experiment_spec(wildcards):
-    return params_json(EXPERIMENTS[wildcards.experiment])
+    return EXPERIMENTS[wildcards.experiment]
+
+
+def seed_number(wildcards):
+    return int(wildcards.seed)
 
 
 def training_cost(experiment, refit=False):
@@ -130,86 +223,80 @@ BEFORE_ANY_RUN = 1 + max(training_cost(name, refit=True) for name in EXPERIMENTS
 
 
 # One (experiment, seed) run: its selection run under results/experiments/, its refit under results/refit/.
-RUN_PATH = "results/{stage}/{experiment}/seed{seed}/{name}"
+RUN_FILES = {
+    "model": "model.keras",
+    "history": "history.csv",
+    "metrics": "metrics.json",
+    "predictions": "predictions.npz",
+}
+
+
+def run_file(key, stage="experiments", experiment="{experiment}", seed="{seed}"):
+    return study_path(f"results/{stage}/{experiment}/seed{seed}/{RUN_FILES[key]}")
 
 
 def run_outputs(stage):
-    """The output files of one run (RUN_FILES), for the train and refit rules."""
-    return {
-        key: study_path(RUN_PATH.format(stage=stage, experiment="{experiment}", seed="{seed}", name=name))
-        for key, name in RUN_FILES.items()
-    }
+    """The output files of one run, for the train and refit rules."""
+    return {key: run_file(key, stage) for key in RUN_FILES}
 
 
-def run_files(name, experiment="{experiment}", stage="experiments"):
+def run_files(key, experiment="{experiment}", stage="experiments"):
     """One file of every seed's run of an experiment."""
-    return expand(study_path(RUN_PATH), stage=stage, experiment=experiment, seed=SEEDS, name=name)
+    return [run_file(key, stage, experiment, seed) for seed in SEEDS]
 
 
 def experiment_runs(wildcards):
     return {
-        "metrics": run_files("metrics.json", wildcards.experiment),
-        "history": run_files("history.csv", wildcards.experiment),
-        "predictions": run_files("predictions.npz", wildcards.experiment),
+        "metrics": run_files("metrics", wildcards.experiment),
+        "histories": run_files("history", wildcards.experiment),
+        "predictions": run_files("predictions", wildcards.experiment),
     }
 
 
-def notebook_inputs(input):
-    return {"dataset_path": input.dataset, "summary_path": input.summary}
-
-
-def data_overview_parameters(wildcards, input, output):
-    return params_json({**notebook_inputs(input), "figures_dir": parent_of("figures")(wildcards, output)})
-
-
-def model_report_parameters(wildcards, input, output):
-    experiment = EXPERIMENTS[wildcards.experiment]
-    return params_json(
-        {
-            **notebook_inputs(input),
-            "experiment": experiment["name"],
-            "label": experiment.get("label", ""),
-            "description": experiment["description"],
-            "run_dirs": [str(Path(path).parent) for path in run_files("metrics.json", wildcards.experiment)],
-            "figures_dir": parent_of("figures")(wildcards, output),
-        }
-    )
-
-
-def all_run_files(name):
-    return [path for experiment in EXPERIMENTS for path in run_files(name, experiment)]
-
-
-def aggregate_settings():
-    return params_json({key: config[key] for key in ("experiments", "defaults", "selection")})
+def all_run_files(key):
+    return [path for experiment in EXPERIMENTS for path in run_files(key, experiment)]
 
 
 def ceiling_refit_runs():
     """The ceiling's refit runs: known before the choice, so they can start as soon as its training ends."""
-    return run_files("metrics.json", config["ceiling"], "refit") if config["ceiling"] else []
+    return run_files("metrics", config["ceiling"], "refit") if config["ceiling"] else []
 
 
 def picked():
-    """The recommended experiment, once aggregate (a checkpoint) has chosen it."""
-    checkpoints.aggregate.get()
-    return read_json(study_path(f"results/comparison/{COMPARISON_FILES['selection']}"), ("picked",))["picked"]
+    """The recommended experiment, once decide (a checkpoint) has chosen it."""
+    return read_json(checkpoints.decide.get().output.selection, ("picked",))["picked"]
 
 
 def pick_refit_runs(wildcards):
     """The pick's refit runs; none more if the pick is the ceiling."""
     pick = picked()
-    return [] if pick == config["ceiling"] else run_files("metrics.json", pick, "refit")
+    return [] if pick == config["ceiling"] else run_files("metrics", pick, "refit")
 
 
-def stage_timings():
-    """Snakemake benchmark files of the stages that run before the report, for its timing table."""
+def refit_runs(wildcards):
+    return ceiling_refit_runs() + pick_refit_runs(wildcards)
+
+
+def stage_benchmarks():
+    """Snakemake's benchmark files of the stages that run before the report, as (stage, files) pairs in the
+    order the report's timing table shows them."""
     return [
-        study_path("results/benchmarks/prepare_data.tsv"),
-        *expand(study_path("results/benchmarks/train/{experiment}/seed{seed}.tsv"), experiment=EXPERIMENTS, seed=SEEDS),
-        study_path("results/benchmarks/data_overview.tsv"),
-        *expand(study_path("results/benchmarks/model_report/{experiment}.tsv"), experiment=EXPERIMENTS),
-        study_path("results/benchmarks/aggregate.tsv"),
+        ["prepare_data", [rules.prepare_data.benchmark]],
+        ["train", expand(rules.train.benchmark, experiment=EXPERIMENTS, seed=SEEDS)],
+        ["data_overview", [rules.data_overview.benchmark]],
+        ["model_report", expand(rules.model_report.benchmark, experiment=EXPERIMENTS)],
+        ["decide", [rules.decide.benchmark]],
+        ["evidence", [rules.evidence.benchmark]],
     ]
+
+
+def refit_benchmarks(wildcards):
+    """The benchmark files of the refit runs: the ceiling's and the pick's."""
+    if not config["refit"]:
+        return []
+    return expand(
+        rules.refit.benchmark, experiment=dict.fromkeys(filter(None, [config["ceiling"], picked()])), seed=SEEDS
+    )
 
 
 def refit_outputs(experiments):
@@ -226,10 +313,11 @@ def study_files():
         *rules.data_overview.output,
         *expand(rules.train.output, experiment=EXPERIMENTS, seed=SEEDS),
         *expand(rules.model_report.output, experiment=EXPERIMENTS),
-        *rules.aggregate.output,
+        *rules.decide.output,
+        *rules.evidence.output,
         *(refit_outputs(config["ceiling"]) if refit else []),
         *(rules.summarize_refits.output if config["refit"] else []),
-        *stage_timings(),
+        *[path for _, paths in stage_benchmarks() for path in paths],
     ]
 
 

@@ -11,10 +11,10 @@ rule prepare_data:
     conda:
         ENVIRONMENT
     params:
-        settings=data_settings(),
+        settings=step_settings(settings={key: config[key] for key in DATA_SETTINGS}),
+        files=step_files(),
     shell:
-        "python -m mlpstudy prepare-data --settings {params.settings:q}"
-        " --dataset {output.dataset} --summary {output.summary} 2> {log}"
+        "python -m mlpstudy prepare-data {params.settings:q} {params.files:q} 2> {log}"
 
 
 rule data_overview:
@@ -23,14 +23,12 @@ rule data_overview:
         dataset=rules.prepare_data.output.dataset,
         summary=rules.prepare_data.output.summary,
     output:
-        notebook=study_path("results/data/data_overview.ipynb"),
+        **{
+            f"{key}_figure": in_report(data_figure(key), f"data/{key}", "Data", labels={"figure": title})
+            for key, title in DATA_FIGURES.items()
+        },
+        executed=study_path("results/data/data_overview.ipynb"),
         html=study_path("results/data/data_overview.html"),
-        figures=[
-            in_report(
-                study_path(f"results/data/figures/{figure}.png"), f"data/{figure}", "Data", labels={"figure": title}
-            )
-            for figure, title in DATA_FIGURES.items()
-        ],
     log:
         study_path("logs/data_overview/data_overview.log"),
     benchmark:
@@ -38,10 +36,8 @@ rule data_overview:
     conda:
         ENVIRONMENT
     params:
-        parameters=data_overview_parameters,
         # Where papermill writes as it runs, kept when a cell fails (not a log: the console shows failed logs).
-        executed=study_path("logs/data_overview/data_overview.ipynb"),
+        settings=step_settings(in_progress=study_path("logs/data_overview/data_overview.ipynb"), parameters={}),
+        files=notebook_files,
     shell:
-        "python -m mlpstudy render-notebook --notebook {input.notebook:q} --parameters {params.parameters:q}"
-        " --executed {params.executed:q} --output-notebook {output.notebook:q} --output-html {output.html:q}"
-        " 2> {log}"
+        "python -m mlpstudy render-notebook {params.settings:q} {params.files:q} 2> {log}"

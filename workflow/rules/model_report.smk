@@ -5,7 +5,17 @@ rule model_report:
         dataset=rules.prepare_data.output.dataset,
         summary=rules.prepare_data.output.summary,
     output:
-        notebook=study_path("results/experiments/{experiment}/model_report.ipynb"),
+        **{
+            f"{key}_figure": in_report(
+                model_figure(key),
+                f"experiment/{key}",
+                "Experiments",
+                subcategory="{experiment}",
+                labels=experiment_labels(title),
+            )
+            for key, title in MODEL_FIGURES.items()
+        },
+        executed=study_path("results/experiments/{experiment}/model_report.ipynb"),
         html=in_report(
             study_path("results/experiments/{experiment}/model_report.html"),
             "experiment/model_report",
@@ -13,16 +23,6 @@ rule model_report:
             subcategory="{experiment}",
             labels=experiment_labels("Model report notebook"),
         ),
-        figures=[
-            in_report(
-                study_path(f"results/experiments/{{experiment}}/figures/{figure}.png"),
-                f"experiment/{figure}",
-                "Experiments",
-                subcategory="{experiment}",
-                labels=experiment_labels(title),
-            )
-            for figure, title in MODEL_FIGURES.items()
-        ],
     log:
         study_path("logs/model_report/{experiment}.log"),
     benchmark:
@@ -30,10 +30,15 @@ rule model_report:
     conda:
         ENVIRONMENT
     params:
-        parameters=model_report_parameters,
         # Where papermill writes as it runs, kept when a cell fails (not a log: the console shows failed logs).
-        executed=study_path("logs/model_report/{experiment}.ipynb"),
+        settings=step_settings(
+            in_progress=lambda wildcards: study_path(f"logs/model_report/{wildcards.experiment}.ipynb"),
+            parameters=lambda wildcards: {
+                "experiment": wildcards.experiment,
+                "label": EXPERIMENTS[wildcards.experiment].get("label", ""),
+                "description": EXPERIMENTS[wildcards.experiment]["description"],
+            },
+        ),
+        files=notebook_files,
     shell:
-        "python -m mlpstudy render-notebook --notebook {input.notebook:q} --parameters {params.parameters:q}"
-        " --executed {params.executed:q} --output-notebook {output.notebook:q} --output-html {output.html:q}"
-        " 2> {log}"
+        "python -m mlpstudy render-notebook {params.settings:q} {params.files:q} 2> {log}"

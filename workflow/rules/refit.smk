@@ -1,7 +1,7 @@
 rule refit:
     input:
         dataset=rules.prepare_data.output.dataset,
-        selection_run=run_outputs("experiments")["metrics"],
+        selection_run=run_file("metrics"),
     output:
         **run_outputs("refit"),
     log:
@@ -15,27 +15,25 @@ rule refit:
     resources:
         mem_mb=1500,
     params:
-        spec=experiment_spec,
-        run_dir=subpath(output.metrics, parent=True),
+        settings=step_settings(spec=experiment_spec, seed=seed_number, engine_version=ENGINE_VERSION),
+        files=step_files(with_threads=True),
     shell:
-        "python -m mlpstudy refit --spec {params.spec:q} --seed {wildcards.seed} --dataset {input.dataset}"
-        " --selection-run {input.selection_run} --run-dir {params.run_dir} --threads {threads} 2> {log}"
+        "python -m mlpstudy refit {params.settings:q} {params.files:q} 2> {log}"
 
 
 rule summarize_refits:
     input:
-        ceiling_runs=ceiling_refit_runs(),
-        pick_runs=pick_refit_runs,
-        selection=study_path(f"results/comparison/{COMPARISON_FILES['selection']}"),
-        selection_runs=study_path(f"results/comparison/{COMPARISON_FILES['runs']}"),
+        refit_metrics=refit_runs,
+        selection=rules.decide.output.selection,
+        selection_runs=rules.decide.output.runs,
     output:
-        in_report(study_path("results/refit/refit.csv"), "refit", "Recommendation", labels={"table": "refit"}),
+        refits=in_report(study_path("results/refit/refit.csv"), "refit", "Recommendation", labels={"table": "refit"}),
     log:
         study_path("logs/refit/summarize_refits.log"),
     conda:
         ENVIRONMENT
     params:
-        ceiling=f"--ceiling {config['ceiling']}" if config["ceiling"] else "",
+        settings=step_settings(ceiling=config["ceiling"]),
+        files=step_files(),
     shell:
-        "python -m mlpstudy summarize-refits {params.ceiling} --runs {input.ceiling_runs} {input.pick_runs}"
-        " --selection {input.selection} --selection-runs {input.selection_runs} --output {output} 2> {log}"
+        "python -m mlpstudy summarize-refits {params.settings:q} {params.files:q} 2> {log}"

@@ -1,9 +1,17 @@
 rule report:
     input:
-        # Every promised file: the report checks each before it renders, so that it vouches for all of them.
-        study_files=study_files(),
-        pick_refits=pick_refit_outputs,
+        **({"refits": rules.summarize_refits.output.refits} if config["refit"] else {}),
         template=REPORT_TEMPLATE,
+        summary=rules.prepare_data.output.summary,
+        selection=rules.decide.output.selection,
+        runs=rules.decide.output.runs,
+        comparison=rules.evidence.output.comparison,
+        mcnemar=rules.evidence.output.mcnemar,
+        probability_best=rules.evidence.output.probability_best,
+        facts=rules.evidence.output.facts,
+        refit_benchmarks=refit_benchmarks,
+        # Every promised file: the report checks each before it renders, so that it vouches for all of them.
+        check=lambda wildcards: study_files() + pick_refit_outputs(wildcards),
     output:
         html=in_report(
             study_path("results/report.html"), "report", "Recommendation", labels={"report": "mlpstudy report"}
@@ -13,8 +21,21 @@ rule report:
     conda:
         ENVIRONMENT
     params:
-        settings=params_json(config),
-        results_dir=subpath(output.html, parent=True),
+        settings=step_settings(
+            settings=config,
+            comparison_figures={key: comparison_figure(key) for key in COMPARISON_FIGURES},
+            # Lists of (title, file) pairs, in the order the page shows them (params are JSON with sorted keys).
+            data_figures=[[title, data_figure(key)] for key, title in DATA_FIGURES.items()],
+            model_figures={
+                experiment: [[title, model_figure(key, experiment)] for key, title in MODEL_FIGURES.items()]
+                for experiment in EXPERIMENTS
+            },
+            model_reports={
+                experiment: expand(rules.model_report.output.html, experiment=experiment)[0]
+                for experiment in EXPERIMENTS
+            },
+            benchmarks=stage_benchmarks(),
+        ),
+        files=step_files(),
     shell:
-        "python -m mlpstudy report --settings {params.settings:q} --results-dir {params.results_dir:q}"
-        " --check {input.study_files} {input.pick_refits} --output {output.html} 2> {log}"
+        "python -m mlpstudy report {params.settings:q} {params.files:q} 2> {log}"

@@ -14,8 +14,7 @@ rule train:
     resources:
         mem_mb=1500,
     params:
-        spec=experiment_spec,
-        run_dir=subpath(output.metrics, parent=True),
+        settings=step_settings(spec=experiment_spec, seed=seed_number, engine_version=ENGINE_VERSION),
+        files=step_files(with_threads=True),
     shell:
-        "python -m mlpstudy train --spec {params.spec:q} --seed {wildcards.seed}"
-        " --dataset {input.dataset} --run-dir {params.run_dir} --threads {threads} 2> {log}"
+        "python -m mlpstudy train {params.settings:q} {params.files:q} 2> {log}"
