@@ -151,6 +151,7 @@ def render_report(
     environment.tests["nan"] = lambda value: isinstance(value, float) and math.isnan(value)
     page = environment.get_template(Path(template).name).render(
         table=table.to_dict("records"),
+        seed_intervals=len(settings["seeds"]) > 1,  # a t-interval across seeds needs two
         experiments=experiments,
         selection=choice,
         facts=facts_json,
