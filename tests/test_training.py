@@ -308,3 +308,16 @@ def test_keras_fit_repeats_one_shuffle_order_once_seeded_while_the_engine_reshuf
     orders = [epoch_order(0, epoch, 20).tolist() for epoch in (1, 2, 3)]
     assert orders[0] != orders[1] != orders[2]
     keras.backend.clear_session()
+
+
+def test_a_run_for_another_engine_version_stops_before_training(tmp_path):
+    from mlpstudy.io import StudyError
+    from mlpstudy.training import train_run
+
+    files = {key: str(tmp_path / name) for key, name in RUN_FILES.items()}
+    with pytest.raises(
+        StudyError,
+        match=f"engine version {ENGINE_VERSION + 1}, but the installed mlpstudy package has version {ENGINE_VERSION}",
+    ):
+        train_run(SPEC, 0, ENGINE_VERSION + 1, 1, str(tmp_path / "absent.npz"), **files)
+    assert not list(tmp_path.iterdir())

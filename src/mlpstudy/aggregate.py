@@ -167,11 +167,13 @@ def _by_experiment(runs: list, names: list[str], metrics_of=lambda run: run) -> 
     return {name: sorted(group, key=lambda run: metrics_of(run)["seed"]) for name, group in grouped.items()}
 
 
-def _tables(settings: dict, metrics: list[dict], n_val: int, n_test: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The runs table and the comparison table (before the choice's columns) from every run's metrics."""
-    names = [spec["name"] for spec in settings["experiments"]]
-    grouped = _by_experiment(metrics, names)
-    runs = runs_table(grouped, n_val, n_test)
+def _tables(
+    settings: dict, metrics: dict[str, list[dict]], n_val: int, n_test: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The runs table and the comparison table (before the choice's columns) from every run's metrics, grouped
+    as _by_experiment groups them. The evidence computes the table again from the same metrics rather than
+    reading runs.csv back, so that its floats are the decision's to the last bit."""
+    runs = runs_table(metrics, n_val, n_test)
     return runs, comparison_table(runs, settings["experiments"], settings["defaults"], n_val)
 
 
@@ -180,8 +182,9 @@ def decide(settings: dict, metrics: list[str], summary: str, runs: str, selectio
     table (`runs`, .csv) and the decision (`selection`, .json). It reads validation results and cost only, and
     nothing that the evidence below computes, so that the refit runs never wait for figures."""
     sizes = read_summary(summary)
-    run_metrics = [read_json(path, RUN_METRICS) for path in metrics]
-    runs_frame, table = _tables(settings, run_metrics, sizes["n_val"], sizes["n_test"])
+    names = [spec["name"] for spec in settings["experiments"]]
+    grouped = _by_experiment([read_json(path, RUN_METRICS) for path in metrics], names)
+    runs_frame, table = _tables(settings, grouped, sizes["n_val"], sizes["n_test"])
     choice = select_model(table, settings["selection"])
     with atomic_path(runs) as tmp:
         runs_frame.to_csv(tmp, index=False)
@@ -224,7 +227,8 @@ def evidence(
         names,
         lambda run: run.metrics,
     )
-    _, table = _tables(settings, [run.metrics for group in loaded.values() for run in group], len(y_val), len(y_test))
+    grouped = {name: [run.metrics for run in group] for name, group in loaded.items()}
+    _, table = _tables(settings, grouped, len(y_val), len(y_test))
     choice = read_json(selection, ("picked", "overfitted"))
     pick = choice["picked"]
     table["recommended"] = table["experiment"] == pick
