@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlpstudy.aggregate import comparison_table, mcnemar_table
+from mlpstudy.aggregate import comparison_table, verdict, versus_pick_table
 from mlpstudy.plots import pareto_front
+from mlpstudy.stats import mcnemar_mid_p
 
 SPEC = {
     "hidden_layers": [64],
@@ -40,43 +41,66 @@ def run(name, seed, val, test, train=0.99):
     }
 
 
-def test_comparison_table_means_intervals_and_standard_errors():
+def test_comparison_table_means_intervals_and_cost_ranges():
     runs = pd.DataFrame(
         [run("a", 0, 0.97, 0.96), run("a", 1, 0.98, 0.97), run("a", 2, 0.99, 0.98), run("b", 0, 0.95, 0.94)]
     )
+    runs.loc[1, "latency_ms_single"] = 0.3
     experiments = [
         {**SPEC, "name": "a", "description": "A", "label": "Exp A"},
         {**SPEC, "name": "b", "description": "B", "hidden_layers": [], "published_test_accuracy": 0.9},
     ]
-    table = comparison_table(runs, experiments, SPEC, n_val=10000).set_index("experiment")
+    table = comparison_table(runs, experiments, SPEC).set_index("experiment")
     a, b = table.loc["a"], table.loc["b"]
     assert a["val_accuracy"] == pytest.approx(0.98) and a["n_seeds"] == 3 and a["width"] == 64
-    assert a["val_accuracy_se"] == pytest.approx(0.01 / np.sqrt(3))
     assert a["test_accuracy_ci_high"] - a["test_accuracy"] == pytest.approx(4.302653 * 0.01 / np.sqrt(3), rel=1e-6)
-    assert a["generalization_gap"] == pytest.approx(0.01)
-    # one seed: no t-interval, binomial standard error
-    assert np.isnan(b["val_accuracy_ci_low"]) and b["val_accuracy_se"] == pytest.approx(np.sqrt(0.95 * 0.05 / 10000))
+    assert a["generalization_gap"] == pytest.approx(0.01) and a["test_accuracy_ci_informative"]
+    assert (a["latency_ms_single_low"], a["latency_ms_single_high"]) == (0.1, 0.3)
+    gaps = [0.02, 0.01, 0.0]
+    assert a["generalization_gap_low"] == pytest.approx(np.mean(gaps) - 4.302653 * np.std(gaps, ddof=1) / np.sqrt(3))
+    # one seed: no t-interval
+    assert np.isnan(b["val_accuracy_ci_low"]) and np.isnan(b["generalization_gap_low"])
     assert b["activation"] == "none" and b["published_test_accuracy"] == 0.9 and np.isnan(a["published_test_accuracy"])
 
 
-def test_intervals_are_clipped_to_valid_accuracies():
+def test_intervals_are_not_clipped_but_marked_uninformative():
     runs = pd.DataFrame([run("a", 0, 0.999, 0.99), run("a", 1, 0.95, 0.999)])
-    table = comparison_table(runs, [{**SPEC, "name": "a", "description": "A"}], SPEC, n_val=100)
-    assert table.loc[0, "val_accuracy_ci_high"] == 1.0 and table.loc[0, "test_accuracy_ci_high"] == 1.0
+    table = comparison_table(runs, [{**SPEC, "name": "a", "description": "A"}], SPEC)
+    assert table.loc[0, "val_accuracy_ci_high"] > 1.0 and not table.loc[0, "val_accuracy_ci_informative"]
+    assert not table.loc[0, "test_accuracy_ci_informative"]
 
 
-def test_mcnemar_table_counts_discordant_pairs_and_applies_holm():
-    labels = np.zeros(100, dtype=int)
-    pick = np.zeros(100, dtype=int)
-    pick[:5] = 1  # pick wrong on 0..4
-    worse = np.zeros(100, dtype=int)
-    worse[:25] = 1  # wrong on 0..24: pick alone right on 20 images
+@pytest.mark.parametrize(
+    "low, high, p_holm, expected",
+    [
+        (0.001, 0.004, 0.01, "better"),
+        (-0.004, -0.001, 0.01, "worse"),
+        (-0.0015, 0.0012, 0.6, "equivalent"),
+        (-0.003, 0.001, 0.3, "cannot tell"),
+        (0.0005, 0.0015, 0.07, "equivalent"),  # unadjusted it excludes 0, but Holm does not let it count
+    ],
+)
+def test_verdicts(low, high, p_holm, expected):
+    assert verdict(low, high, p_holm, margin=0.002) == expected
+
+
+def test_versus_pick_single_pairs_seeds_and_images_and_ensemble_uses_mcnemar_mid_p():
+    rng = np.random.default_rng(0)
+    base = rng.random(4000) < 0.97
+    pick = np.array([base | (rng.random(4000) < 0.5)] * 3)  # identical seeds: no seed variation
+    worse = np.array([base & (rng.random(4000) < 0.98) for _ in range(3)])
     same = pick.copy()
-    table = mcnemar_table("pick", {"pick": pick, "worse": worse, "same": same}, labels).set_index("experiment")
-    assert (table.loc["worse", "pick_only_right"], table.loc["worse", "other_only_right"]) == (20, 0)
-    assert table.loc["worse", "p_value"] == pytest.approx(2 * 0.5**20)
-    assert table.loc["worse", "p_holm"] == pytest.approx(2 * 2 * 0.5**20) and table.loc["worse", "significant"]
-    assert table.loc["same", "p_value"] == 1.0 and not table.loc["same", "significant"]
+    correct = {"pick": pick, "worse": worse, "same": same}
+    table = versus_pick_table("pick", "single", correct, {}, 0.002).set_index("experiment")
+    assert list(table.index) == ["worse", "same"]
+    assert table.loc["worse", "difference"] == pytest.approx(pick.mean() - worse.mean())
+    assert table.loc["worse", "verdict"] == "better" and table.loc["same", "verdict"] == "equivalent"
+    assert table.loc["worse", "p_holm"] == pytest.approx(min(1, 2 * table.loc["worse", "p_value"]))
+    ensembles = {name: runs[0] for name, runs in correct.items()}
+    table = versus_pick_table("pick", "ensemble", correct, ensembles, 0.002).set_index("experiment")
+    b, c = int(np.sum(pick[0] & ~worse[0])), int(np.sum(~pick[0] & worse[0]))
+    assert table.loc["worse", "p_value"] == pytest.approx(mcnemar_mid_p(b, c))
+    assert table.loc["worse", "pick_accuracy"] == pytest.approx(pick[0].mean())
 
 
 def test_pareto_front():

@@ -22,13 +22,23 @@ def test_help_lists_every_step_with_its_arguments(capsys):
         (["decide", "[1, 2]"], "decide: the arguments must be JSON objects, not list"),
         (["decide", '{"runs": "a"}', '{"runs": "b"}'], "decide: argument runs given twice"),
         (
-            ["decide", json.dumps({"settings": {}, "metrics": []})],
-            "decide: missing a required argument: 'summary' (it takes: settings, metrics, summary, runs, selection)",
+            ["decide", json.dumps({"settings": {}, "metrics": [], "predictions": []})],
+            (
+                "decide: missing a required argument: 'dataset' (it takes: settings, metrics, predictions, dataset, "
+                "summary, runs, selection)"
+            ),
         ),
         (
             [
                 "decide",
-                json.dumps({"settings": {}, "metrics": [], "summary": "", "runs": "", "selection": "", "typo": 1}),
+                json.dumps(
+                    {
+                        **{key: "" for key in ("predictions", "dataset", "summary", "runs", "selection")},
+                        "settings": {},
+                        "metrics": [],
+                        "typo": 1,
+                    }
+                ),
             ],
             "decide: got an unexpected keyword argument 'typo'",
         ),

@@ -95,10 +95,15 @@ def test_cli_prints_a_project_error_as_one_line_without_traceback(tmp_path):
     missing = tmp_path / "selection.json"
     arguments = {
         "ceiling": None,
+        "deploy": "single",
+        "deploy_seed": 0,
         "refit_metrics": [str(tmp_path / "m.json")],
+        "refit_predictions": [str(tmp_path / "p.npz")],
+        "selection_predictions": [str(tmp_path / "s.npz")],
+        "dataset": str(tmp_path / "dataset.npz"),
         "selection": str(missing),
-        "selection_runs": str(tmp_path / "runs.csv"),
         "refits": str(tmp_path / "refit.csv"),
+        "deployed": str(tmp_path / "deployed.json"),
     }
     result = subprocess.run(
         [sys.executable, "-m", "mlpstudy", "summarize-refits", json.dumps(arguments)],

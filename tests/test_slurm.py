@@ -133,7 +133,7 @@ def test_smoke_study_on_slurm_matches_the_local_run(cluster, study, tmp_path):
     assert submitted == jobs, "every job but `all` should have gone through sbatch"
     runs = [("experiments", experiment["name"]) for experiment in config["experiments"]] + [("refit", n) for n in refit]
     assert_same_runs(tmp_path, local, runs, config["seeds"])
-    for name in ("comparison/selection.json", "comparison/mcnemar.csv", "comparison/probability_best.csv"):
+    for name in ("comparison/selection.json", "comparison/versus_pick.csv", "comparison/probability_best.csv"):
         assert (tmp_path / "results" / name).read_text() == (local / "results" / name).read_text()
     refit_columns = ["experiment", "role", "train_images", "test_accuracy", "seed_test_accuracies", "gain"]
     assert pd.read_csv(tmp_path / "results" / "refit" / "refit.csv")[refit_columns].equals(

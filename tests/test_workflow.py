@@ -25,6 +25,7 @@ from conftest import (
 )
 
 from mlpstudy.config import load_config
+from mlpstudy.summary import p_text
 
 pytestmark = pytest.mark.e2e
 
@@ -131,10 +132,14 @@ def test_numbers_agree_across_metrics_table_and_report(study):
     selection = json.loads((results / "comparison" / "selection.json").read_text())
     assert selection["picked"] in table.index and bool(table.loc[selection["picked"], "recommended"])
     assert f"We recommend {selection['picked']} (" in report
-    mcnemar = pd.read_csv(results / "comparison" / "mcnemar.csv")
-    assert sorted(mcnemar["experiment"]) == sorted(set(table.index) - {selection["picked"]})
-    for row in mcnemar.itertuples():
-        assert f"{row.p_holm:.3g}" in report
+    versus = pd.read_csv(results / "comparison" / "versus_pick.csv")
+    assert sorted(versus["experiment"]) == sorted(set(table.index) - {selection["picked"]})
+    for row in versus.itertuples():
+        assert f'{p_text(row.p_holm)}</td><td class="text">{row.verdict}</td>' in report
+        assert f"{row.difference * 100:+.2f} pp" in report
+    for name, row in table.iterrows():
+        if row["test_expected_informative"]:
+            assert f"[{row['test_expected_low'] * 100:.2f}%, {row['test_expected_high'] * 100:.2f}%]" in report
 
 
 def test_refit_runs_use_all_training_images_and_reach_the_summary(study):
@@ -161,20 +166,23 @@ def test_refit_runs_use_all_training_images_and_reach_the_summary(study):
             ]
         )
         assert row["gain"] == pytest.approx(runs["test_accuracy"].mean() - selection_runs["test_accuracy"].mean())
-        assert f"{row['test_accuracy'] * 100:.2f}%" in report and f"{row['gain'] * 100:.2f} pp" in report
-    deployable = refits.loc[pick]
+        assert f"{row['test_accuracy'] * 100:.2f}%" in report and f"{row['gain'] * 100:+.2f} pp" in report
+    # The headline is the deployed file: the pick's refit run of the first seed, with its Wilson interval.
+    deployed = json.loads((results / "refit" / "deployed.json").read_text())
+    shipped = json.loads((results / "refit" / pick / f"seed{config['seeds'][0]}" / "metrics.json").read_text())
+    assert deployed["seeds"] == [config["seeds"][0]] and deployed["accuracy"] == pytest.approx(shipped["test_accuracy"])
     assert (
-        f"Retrained on all {data['n_train'] + data['n_val']:,} training images (the comparison trained on "
-        f"{data['n_train']:,} and kept the rest for validation), as it would be deployed, the recommended model reads "
-        f"{deployable['test_accuracy'] * 100:.2f}% (95% CI {deployable['test_accuracy_ci_low'] * 100:.2f}%"
+        f"The model to ship is one model, seed {config['seeds'][0]}, trained on {data['n_train'] + data['n_val']:,} "
+        f"images: it reads {shipped['test_accuracy'] * 100:.2f}% of {data['n_test']:,} test"
     ) in report
+    assert f"(95% CI {deployed['low'] * 100:.2f}%–{deployed['high'] * 100:.2f}%; this file is fixed" in report
 
 
 def test_report_is_self_contained(study):
     report = (study[0] / "results" / "report.html").read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", report), "report references the network"
     assert "<script" not in report and "@import" not in report
-    assert report.count('src="data:image/png;base64,') == 3 * 5 + 3 + 8
+    assert report.count('src="data:image/png;base64,') == 3 * 5 + 3 + 9
 
 
 def test_snakemake_report_holds_every_figure_and_our_report(study):
@@ -187,7 +195,7 @@ def test_snakemake_report_holds_every_figure_and_our_report(study):
     figures = sorted(p.name for p in (workdir / "results").rglob("figures/*.png"))
     assert sorted(name for name in names if name.endswith(".png")) == figures
     assert names.count("model_report.html") == len(config["experiments"])
-    assert {"report.html", "comparison.csv", "mcnemar.csv"} <= set(names)
+    assert {"report.html", "comparison.csv", "versus_pick.csv"} <= set(names)
     for category in ("Data", "Experiments", "Comparison", "Recommendation"):
         assert category in index
     for experiment in config["experiments"]:
@@ -300,7 +308,27 @@ def test_changing_the_selection_rule_changes_pick_and_summary_without_retraining
         ["softmax_regression", "pick"],
         [config["ceiling"], "ceiling"],
     ]
-    assert f"the accuracy ceiling, {config['ceiling']}, retrained the same way reads" in report
+    assert f"The accuracy ceiling, {config['ceiling']}, retrained the same way reaches" in report
+
+
+def test_deploying_the_ensemble_changes_headline_and_comparisons_without_retraining(study):
+    workdir, config = up_to_date(study)
+    write_config(workdir, {**json.loads(json.dumps(config)), "deploy": "ensemble"})
+    try:
+        plan = planned_jobs(snakemake(workdir, "--dry-run"))
+        assert plan == Counter({"evidence": 1, "summarize_refits": 1, "report": 1, "all": 1})
+        snakemake(workdir)
+        results = workdir / "results"
+        deployed = json.loads((results / "refit" / "deployed.json").read_text())
+        versus = pd.read_csv(results / "comparison" / "versus_pick.csv")
+        report = (results / "report.html").read_text()
+    finally:
+        write_config(workdir, config)
+    assert deployed["deploy"] == "ensemble" and deployed["seeds"] == config["seeds"]
+    assert (versus["deploy"] == "ensemble").all()
+    assert f"The model to ship is the ensemble of its {len(config['seeds'])} seeds" in report
+    assert "seed-ensemble test accuracy (McNemar mid-p)" in report
+    snakemake(workdir)  # back to the single model, as the other tests expect
 
 
 def comparable(path: Path):
@@ -338,7 +366,7 @@ def test_deleted_results_are_rebuilt_exactly_by_a_plain_rerun(study):
         results / "experiments" / figure_of / "figures" / "confusion_matrix.png",
         results / "benchmarks" / "model_report" / f"{figure_of}.tsv",
         results / "data" / "data_overview.html",
-        results / "comparison" / "mcnemar.csv",
+        results / "comparison" / "versus_pick.csv",
         results / "comparison" / "figures" / "confidence_intervals.png",
         results / "refit" / config["ceiling"] / "seed0" / "history.csv",
         results / "refit" / "refit.csv",
@@ -392,15 +420,16 @@ def test_a_damaged_result_is_named_in_one_line_and_rebuilt_by_the_command_given(
     console = result.stdout + result.stderr
     assert result.returncode == 1
     rebuild = f"snakemake --cores 2 --forcerun {damaged}"
-    errors = [line for line in console.splitlines() if line.startswith("mlpstudy evidence: error:")]
+    # decide is the first step to read it (the validation predictions), so it is the one that stops.
+    errors = [line for line in console.splitlines() if line.startswith("mlpstudy decide: error:")]
     assert errors == [
         (
-            f"mlpstudy evidence: error: {damaged} is damaged: not a readable .npz archive (BadZipFile: "
+            f"mlpstudy decide: error: {damaged} is damaged: not a readable .npz archive (BadZipFile: "
             f"File is not a zip file). Rebuild it and everything that depends on it: {rebuild} (with this "
             "run's other options, e.g. --configfile)"
         )
     ]
-    assert "Traceback" not in console.split("Error in rule evidence")[1].split("Error in rule")[0]
+    assert "Traceback" not in console.split("Error in rule decide")[1].split("Error in rule")[0]
     assert re.search(
         r"The study did not finish: results/report\.html is from the previous successful run "
         r"\(written [^)]+\) and does not show this run's changes",

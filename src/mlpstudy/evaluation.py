@@ -11,7 +11,17 @@ import pandas as pd
 from mlpstudy.io import ResultFileError, read_csv, read_json, read_npz
 
 # What the decision, the evidence and the notebooks read from a selection run's files.
-RUN_METRICS = ("experiment", "seed", "spec", "params", "epochs", "train_accuracy", "val_accuracy", "test_accuracy")
+RUN_METRICS = (
+    "experiment",
+    "seed",
+    "spec",
+    "params",
+    "epochs",
+    "train_images",
+    "train_accuracy",
+    "val_accuracy",
+    "test_accuracy",
+)
 HISTORY_COLUMNS = ("epoch", "accuracy", "loss", "val_accuracy", "val_loss")
 
 

@@ -238,10 +238,10 @@ def accuracy_by_width_depth(table: pd.DataFrame, path):
 def generalization_gap(table: pd.DataFrame, threshold: float, path):
     ordered = table.sort_values("generalization_gap")
     figure, axis = plt.subplots(figsize=(8, 0.35 * len(ordered) + 1.5))
-    colors = ["tab:red" if gap > threshold else "tab:blue" for gap in ordered["generalization_gap"]]
+    colors = ["tab:red" if flagged else "tab:blue" for flagged in ordered["overfitting_flag"]]
     axis.barh(ordered["experiment"], ordered["generalization_gap"] * 100, color=colors)
     axis.axvline(threshold * 100, color="tab:red", linestyle="--", label=f"over-fitting flag ({threshold * 100:g} pp)")
-    axis.set_xlabel("train accuracy - validation accuracy (percentage points)")
+    axis.set_xlabel("train accuracy - validation accuracy (percentage points, mean over seeds)")
     axis.set_title("Generalization gap")
     axis.legend(loc="lower right")
     figure.tight_layout()
@@ -318,26 +318,30 @@ def accuracy_vs_cost(table: pd.DataFrame, picked: str, cost: str, path):
 
 
 def confidence_forest(table: pd.DataFrame, picked: str, path):
-    """Mean validation and test accuracy with 95% t-intervals across seeds, one row per experiment."""
+    """Per experiment: the 95% prediction interval for the test accuracy of one model trained that way (thin,
+    seed and test-set variation) and the 95% t-interval of the mean over seeds (thick), and the mean validation
+    accuracy."""
     ordered = table.sort_values("val_accuracy")
     figure, axis = plt.subplots(figsize=(9, 0.42 * len(ordered) + 1.6))
     positions = np.arange(len(ordered))
-    for offset, part, color in ((-0.15, "val", "tab:orange"), (0.15, "test", "tab:blue")):
-        mean = ordered[f"{part}_accuracy"].to_numpy() * 100
-        axis.errorbar(
-            mean,
-            positions + offset,
-            xerr=_interval_errors(ordered, part),
-            fmt="o",
-            color=color,
-            capsize=3,
-            label={"val": "validation", "test": "test"}[part],
-        )
+    test = ordered["test_accuracy"].to_numpy() * 100
+    for columns, width, label in (
+        (("test_expected_low", "test_expected_high"), 1.2, "test: one model trained this way (95% PI)"),
+        (("test_accuracy_ci_low", "test_accuracy_ci_high"), 4, "test: mean over seeds (95% t-interval)"),
+    ):
+        errors = [
+            ((ordered["test_accuracy"] - ordered[columns[0]]).fillna(0) * 100).clip(lower=0).to_numpy(),
+            ((ordered[columns[1]] - ordered["test_accuracy"]).fillna(0) * 100).clip(lower=0).to_numpy(),
+        ]
+        axis.errorbar(test, positions + 0.12, xerr=errors, fmt="o", color="tab:blue", elinewidth=width, label=label)
+    axis.plot(ordered["val_accuracy"] * 100, positions - 0.12, "o", color="tab:orange", label="validation (mean)")
     labels = [f"{name}  (recommended)" if name == picked else name for name in ordered["experiment"]]
     axis.set_yticks(positions, labels)
-    axis.set_xlabel("accuracy, % (mean over seeds, 95% t-interval)")
-    axis.set_title("Accuracy with 95% confidence intervals across seeds")
-    axis.legend(loc="lower right")
+    low = np.nanmin(ordered[["test_expected_low", "val_accuracy"]].to_numpy()) * 100
+    axis.set_xlim(max(low - 0.5, 0), 100)
+    axis.set_xlabel("accuracy, %")
+    axis.set_title("Test accuracy with its uncertainty (ordered by validation accuracy)")
+    axis.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
     return save(figure, path)
 
@@ -347,7 +351,7 @@ def probability_best(best_table: pd.DataFrame, picked: str, path):
     figure, axis = plt.subplots(figsize=(8, 0.35 * len(ordered) + 1.5))
     colors = ["tab:red" if name == picked else "tab:blue" for name in ordered["experiment"]]
     axis.barh(ordered["experiment"], ordered["p_best"] * 100, color=colors)
-    axis.set_xlabel("% of bootstrap draws (validation images and seeds) in which it is the most accurate")
+    axis.set_xlabel("% of bootstrap draws (validation images and seeds) in which it has the best validation accuracy")
     axis.set_title("How stable is 'best on validation'? (red: recommended)")
     axis.set_xlim(0, 100)
     figure.tight_layout()
@@ -362,7 +366,7 @@ def per_class_comparison(per_class: dict[str, list[float]], class_names, path):
     sns.barplot(data=long, x="class", y="accuracy", hue="experiment", ax=axis)
     axis.set_ylim(max(0, long["accuracy"].min() - 3), 100)
     axis.set_ylabel("test accuracy per class, % (seed ensemble)")
-    axis.set_title("Per-class accuracy: recommended vs most accurate")
+    axis.set_title("Per-class accuracy: recommended vs its comparator (chosen on validation)")
     axis.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
     return save(figure, path)
@@ -410,5 +414,21 @@ def error_examples(
         "Cross-model error analysis on the test set (true→predicted by the recommended model; seed ensembles)",
         fontsize=10,
     )
+    figure.tight_layout()
+    return save(figure, path)
+
+
+def reliability_diagram(reliability: dict[str, list[dict]], path):
+    """Accuracy against mean confidence per confidence bin, one line per experiment; the diagonal is perfect
+    calibration."""
+    figure, axis = plt.subplots(figsize=(6, 5))
+    axis.plot([0, 100], [0, 100], color="tab:gray", linestyle="--", label="perfectly calibrated")
+    for (name, bins), color in zip(reliability.items(), sns.color_palette("tab10")):
+        frame = pd.DataFrame(bins)
+        axis.plot(frame["confidence"] * 100, frame["accuracy"] * 100, marker="o", color=color, label=name)
+    axis.set_xlabel("confidence of the predicted class, % (bin mean)")
+    axis.set_ylabel("accuracy in the bin, %")
+    axis.set_title("Reliability on the test set (all seeds' predictions)")
+    axis.legend(fontsize=8, loc="upper left")
     figure.tight_layout()
     return save(figure, path)

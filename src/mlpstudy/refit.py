@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mlpstudy.io import atomic_path, read_csv, read_json
-from mlpstudy.stats import accuracy_spread, welch_interval
+from mlpstudy.data import read_prepared
+from mlpstudy.io import atomic_path, read_csv, read_json, read_npz, write_json
+from mlpstudy.stats import expected_accuracy_interval, informative, paired_difference, wilson_interval
 
 REFIT_COLUMNS = [
     "experiment",
@@ -20,14 +21,16 @@ REFIT_COLUMNS = [
     "train_images",
     "epochs",
     "test_accuracy",
-    "test_accuracy_ci_low",
-    "test_accuracy_ci_high",
-    "test_accuracy_sd",
+    "test_expected_low",
+    "test_expected_high",
+    "test_expected_informative",
     "seed_test_accuracies",
     "selection_test_accuracy",
     "gain",
     "gain_ci_low",
     "gain_ci_high",
+    "gain_p_value",
+    "gain_distinguishable",
     "train_seconds",
 ]
 
@@ -42,19 +45,20 @@ def refit_role(name: str, pick: str, ceiling: str | None) -> str:
     return " and ".join(roles)
 
 
-def refit_table(runs: list[dict], pick: str, ceiling: str | None, selection_runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per refit experiment: test accuracy over seeds with its t-interval, beside the same experiment's
-    runs for selection (trained on the training split only; `selection_runs` is runs.csv), with the change and
-    its Welch interval."""
+def refit_table(
+    runs: list[dict], refit_correct: dict, selection_correct: dict, pick: str, ceiling: str | None
+) -> pd.DataFrame:
+    """One row per refit experiment: mean test accuracy over its refit seeds, the prediction interval for one
+    model trained that way (`refit_correct[name]`: (n_seeds, n_images), seed order), and the change from the
+    same experiment's selection runs (`selection_correct[name]`, trained on the training split only) with its
+    interval, paired over the test images."""
     rows = []
     for name in refit_experiments(pick, ceiling):
         own = sorted((run for run in runs if run["experiment"] == name), key=lambda run: run["seed"])
         if not own:
             raise ValueError(f"no refit run of {name!r} among the {len(runs)} given")
-        accuracies = np.array([run["test_accuracy"] for run in own])
-        low, high, sd = accuracy_spread(accuracies)
-        selected = selection_runs.loc[selection_runs["experiment"] == name, "test_accuracy"].to_numpy()
-        gain, gain_low, gain_high = welch_interval(accuracies, selected)
+        mean, low, high = expected_accuracy_interval(refit_correct[name])
+        gain = paired_difference(refit_correct[name], selection_correct[name])
         rows.append(
             {
                 "experiment": name,
@@ -62,31 +66,81 @@ def refit_table(runs: list[dict], pick: str, ceiling: str | None, selection_runs
                 "n_seeds": len(own),
                 "train_images": own[0]["train_images"],
                 "epochs": float(np.mean([run["epochs"] for run in own])),
-                "test_accuracy": float(accuracies.mean()),
-                "test_accuracy_ci_low": low,
-                "test_accuracy_ci_high": high,
-                "test_accuracy_sd": sd,
-                "seed_test_accuracies": " ".join(f"{value:.4f}" for value in accuracies),
-                "selection_test_accuracy": float(selected.mean()),
-                "gain": gain,
-                "gain_ci_low": gain_low,
-                "gain_ci_high": gain_high,
+                "test_accuracy": mean,
+                "test_expected_low": low,
+                "test_expected_high": high,
+                "test_expected_informative": informative(low, high),
+                "seed_test_accuracies": " ".join(f"{run['test_accuracy']:.4f}" for run in own),
+                "selection_test_accuracy": float(selection_correct[name].mean()),
+                "gain": gain["difference"],
+                "gain_ci_low": gain["low"],
+                "gain_ci_high": gain["high"],
+                "gain_p_value": gain["p_value"],
+                "gain_distinguishable": bool(gain["low"] > 0 or gain["high"] < 0),
                 "train_seconds": float(np.mean([run["train_seconds"] for run in own])),
             }
         )
     return pd.DataFrame(rows, columns=REFIT_COLUMNS)
 
 
+def deployed_model(pick: str, deploy: str, deploy_seed: int, runs: list[dict], probabilities: list, labels) -> dict:
+    """The object to ship and its test accuracy with the Wilson interval (the object is fixed, so only the test
+    images vary): among `runs` (metrics) and their test `probabilities`, the pick's run of `deploy_seed`
+    (single) or the pick's seed ensemble. The refit runs when there are some, otherwise the selection runs."""
+    own = [(run, p) for run, p in zip(runs, probabilities) if run["experiment"] == pick]
+    if deploy == "ensemble":
+        chosen = own
+        predicted = np.mean([p for _, p in own], axis=0).argmax(axis=1)
+    else:
+        chosen = [(run, p) for run, p in own if run["seed"] == deploy_seed]
+        predicted = chosen[0][1].argmax(axis=1)
+    right = int(np.sum(predicted == labels))
+    low, high = wilson_interval(right, len(labels))
+    return {
+        "experiment": pick,
+        "deploy": deploy,
+        "seeds": sorted(run["seed"] for run, _ in chosen),
+        "train_images": chosen[0][0]["train_images"],
+        "accuracy": right / len(labels),
+        "low": low,
+        "high": high,
+    }
+
+
 def summarize_refits(
-    ceiling: str | None, refit_metrics: list[str], selection: str, selection_runs: str, refits: str
+    ceiling: str | None,
+    deploy: str,
+    deploy_seed: int,
+    refit_metrics: list[str],
+    refit_predictions: list[str],
+    selection_predictions: list[str],
+    dataset: str,
+    selection: str,
+    refits: str,
+    deployed: str,
 ) -> pd.DataFrame:
-    """The refit table (`refits`, .csv) from every refit run's metrics (.json), the decision (`selection`, for
-    the pick) and the runs table of the selection runs (`selection_runs`, for their test accuracy)."""
+    """The refit table (`refits`, .csv) and the deployed object (`deployed`, .json) from every refit run's
+    metrics (.json) and predictions (.npz), the same experiments' selection-run predictions (one per refit run,
+    in the same order), the test labels (`dataset`) and the decision (`selection`, for the pick)."""
     pick = read_json(selection, ("picked",))["picked"]
-    runs = [read_json(path, ("experiment", "seed", "test_accuracy", "train_seconds")) for path in refit_metrics]
-    table = refit_table(runs, pick, ceiling, read_csv(selection_runs, ("experiment", "seed", "test_accuracy")))
+    labels = read_prepared(dataset, ("y_test",))["y_test"]
+    keys = ("experiment", "seed", "test_accuracy", "train_seconds", "train_images", "epochs")
+    runs = [read_json(path, keys) for path in refit_metrics]
+    probabilities = [read_npz(path, ("test_probabilities",))["test_probabilities"] for path in refit_predictions]
+    selection_right = [
+        read_npz(path, ("test_probabilities",))["test_probabilities"].argmax(axis=1) == labels
+        for path in selection_predictions
+    ]
+    names = dict.fromkeys(run["experiment"] for run in runs)
+    refit_correct, selection_correct = {}, {}
+    for name in names:
+        members = sorted((run["seed"], i) for i, run in enumerate(runs) if run["experiment"] == name)
+        refit_correct[name] = np.array([probabilities[i].argmax(axis=1) == labels for _, i in members])
+        selection_correct[name] = np.array([selection_right[i] for _, i in members])
+    table = refit_table(runs, refit_correct, selection_correct, pick, ceiling)
     with atomic_path(refits) as tmp:
         table.to_csv(tmp, index=False)
+    write_json(deployed, deployed_model(pick, deploy, deploy_seed, runs, probabilities, labels))
     return table
 
 

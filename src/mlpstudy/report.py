@@ -17,11 +17,21 @@ import jinja2
 import pandas as pd
 import yaml
 
-from mlpstudy.aggregate import MCNEMAR_COLUMNS, SIGNIFICANCE
+from mlpstudy.aggregate import SIGNIFICANCE, VERSUS_PICK_COLUMNS
 from mlpstudy.data import DATASETS, PREPROCESSING, read_summary
 from mlpstudy.io import check_file, read_csv, read_json, read_png, write_text
 from mlpstudy.refit import read_refits
-from mlpstudy.summary import executive_summary, pct, pp, reproduction_rows, reproduction_verdict, share
+from mlpstudy.summary import (
+    executive_summary,
+    p_text,
+    pct,
+    pp,
+    reproduction_rows,
+    reproduction_shift,
+    reproduction_verdict,
+    share,
+    signed_pp,
+)
 
 PACKAGES = ["tensorflow-cpu", "keras", "numpy", "pandas", "snakemake", "papermill", "matplotlib", "seaborn", "jinja2"]
 
@@ -93,7 +103,7 @@ def render_report(
     comparison: str,
     runs: str,
     selection: str,
-    mcnemar: str,
+    versus_pick: str,
     probability_best: str,
     facts: str,
     comparison_figures: dict[str, str],
@@ -105,10 +115,12 @@ def render_report(
     check: list[str],
     html: str,
     refits: str | None = None,
+    deployed: str | None = None,
 ) -> None:
     """Render the report page `html` with `template` from the study's results: the data `summary`, the
-    decision (`selection`; the runs table `runs` is linked) and its evidence (`comparison`, `mcnemar`,
-    `probability_best`, `facts`), the refit table (`refits`, None without refits), the figures (comparison
+    decision (`selection`; the runs table `runs` is linked) and its evidence (`comparison`, `versus_pick`,
+    `probability_best`, `facts`), the refit table and the deployed model (`refits` and `deployed`, None without
+    refits: the deployed model is then the pick's selection run, from `facts`), the figures (comparison
     figures by key; data figures and each experiment's figures as (title, file) pairs in page order), each
     experiment's notebook page (linked), and the job benchmarks as (stage, files) pairs in table order
     (`refit_benchmarks`: the refit runs'). First it checks every file in `check` (the study's other outputs),
@@ -118,8 +130,11 @@ def render_report(
     table = read_csv(comparison, ("experiment", "label", "test_accuracy", "val_accuracy"))
     table["label"] = table["label"].fillna("")
     choice = read_json(selection, ("picked",))
-    facts_json = read_json(facts, ("most_accurate", "pick"))
-    mcnemar_table = read_csv(mcnemar, MCNEMAR_COLUMNS)
+    facts_json = read_json(facts, ("comparator", "pick", "deployed_without_refit", "calibration", "worst_class"))
+    versus_table = read_csv(versus_pick, VERSUS_PICK_COLUMNS)
+    deployed_model = (
+        read_json(deployed, ("accuracy", "low", "high")) if deployed else facts_json["deployed_without_refit"]
+    )
     best_table = read_csv(probability_best, ("experiment", "p_best"))
     data_summary = read_summary(summary)
     page_folder = Path(html).parent
@@ -148,6 +163,8 @@ def render_report(
     environment.filters["percent"] = pct
     environment.filters["points"] = pp
     environment.filters["share"] = share
+    environment.filters["signed_points"] = signed_pp
+    environment.filters["p_value"] = p_text
     environment.tests["nan"] = lambda value: isinstance(value, float) and math.isnan(value)
     page = environment.get_template(Path(template).name).render(
         table=table.to_dict("records"),
@@ -156,19 +173,22 @@ def render_report(
         selection=choice,
         facts=facts_json,
         summary=executive_summary(
-            table, choice, mcnemar_table, best_table, facts_json, data_summary["item"], refit_table
+            table, choice, versus_table, best_table, facts_json, data_summary["item"], deployed_model, refit_table
         ),
+        deployed=deployed_model,
         refits=[]
         if refit_table is None
         else [{**row, "is_pick": row["experiment"] == choice["picked"]} for row in refit_table.to_dict("records")],
-        mcnemar=mcnemar_table.to_dict("records"),
+        versus=versus_table.to_dict("records"),
         significance=SIGNIFICANCE,
         probability_best_file=link(probability_best),
         runs_file=link(runs),
         source=source,
         source_elsewhere=source_elsewhere,
         reproduction=reproduction_rows(table) if source else [],
-        reproduction_verdict=reproduction_verdict(table, choice, mcnemar_table, source) if source else "",
+        reproduction_verdict=reproduction_verdict(table, choice, versus_table, source) if source else "",
+        reproduction_shift=reproduction_shift(table) if source else "",
+        early_stopped=[spec["name"] for spec in settings["experiments"] if spec["early_stopping"]["enabled"]],
         data=data_summary,
         preprocessing=PREPROCESSING[data_summary["preprocessing"]],
         timing=stage_timing({**dict(benchmarks), "refit": refit_benchmarks}),

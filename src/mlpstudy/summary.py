@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from mlpstudy.stats import wilson_interval
+from mlpstudy.stats import sign_test, t_interval
 
 
 def pct(value: float, digits: int = 2) -> str:
@@ -14,45 +14,148 @@ def pct(value: float, digits: int = 2) -> str:
 
 
 def share(value: float) -> str:
-    """A probability as a whole percentage, except that 'never' and 'always' are kept for exact 0 and 1:
-    0.999 is '99.9%', not '100%'."""
-    text = f"{value * 100:.0f}%"
-    if text in ("0%", "100%") and value not in (0, 1):
-        text = f"{value * 100:.1f}%"
-    return text
+    """A probability as a percentage with as few decimals as keep it strictly between 0% and 100% unless it is
+    exactly 0 or 1: 0.9995 is '99.95%', never '100%'."""
+    if value in (0, 1):
+        return f"{value * 100:.0f}%"
+    for digits in range(4):
+        text = f"{value * 100:.{digits}f}"
+        if 0 < float(text) < 100:
+            return text + "%"
+    return "<0.001%" if value < 0.5 else ">99.999%"
 
 
 def pp(value: float, digits: int = 2) -> str:
     return f"{value * 100:.{digits}f} pp"
 
 
-def interval_text(mean: float, low: float, high: float, n_seeds: int, n_test: int) -> str:
-    """'97.62% (95% CI 97.50–97.74% across 3 seeds)', or with one seed the Wilson interval of that run."""
-    if n_seeds > 1 and not math.isnan(low):
-        return f"{pct(mean)} (95% CI {pct(low)}–{pct(high)} across {n_seeds} seeds)"
-    low, high = wilson_interval(round(mean * n_test), n_test)
-    return f"{pct(mean)} (95% Wilson interval {pct(low)}–{pct(high)} for its single run)"
+def p_text(value: float) -> str:
+    """A p-value as quoted: two significant digits, and '< 0.0001' below what the tests resolve."""
+    return "< 0.0001" if value < 1e-4 else f"= {value:.2g}"
 
 
-def accuracy_with_interval(row, n_test: int, part: str = "test") -> str:
-    return interval_text(
-        row[f"{part}_accuracy"], row[f"{part}_accuracy_ci_low"], row[f"{part}_accuracy_ci_high"], row["n_seeds"], n_test
+def span(low: float, high: float, pct_digits: int = 2) -> str:
+    return f"{pct(low, pct_digits)}–{pct(high, pct_digits)}"
+
+
+def signed_pp(value: float, digits: int = 2) -> str:
+    return f"{value * 100:+.{digits}f} pp"
+
+
+def expected_text(row, n_test: int, item: str) -> str:
+    """What a model trained this way reaches: the mean over seeds and the prediction interval for one more run,
+    or, with one seed, what cannot be said."""
+    mean = pct(row["test_accuracy"])
+    if row["n_seeds"] < 2:
+        return (
+            f"its single run reads {mean} of the test {item}s; with one seed, how much another training run would "
+            "differ is unknown"
+        )
+    interval = span(row["test_expected_low"], row["test_expected_high"])
+    if not row["test_expected_informative"]:
+        return f"a model trained this way reaches {mean} on average; its 95% prediction interval ({interval}) reaches 0% or 100% and is uninformative"
+    return (
+        f"a model trained this way reaches {mean} on average, and one more training run would land within {interval} "
+        f"(95% prediction interval from {row['n_seeds']} seeds: seed-to-seed and test-set variation)"
     )
 
 
-def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.1f}x" if b else "n/a"
+def deployed_sentence(pick_row, deployed: dict, n_test: int, item: str) -> str:
+    what = (
+        f"the ensemble of its {len(deployed['seeds'])} seeds ({', '.join(map(str, deployed['seeds']))})"
+        if deployed["deploy"] == "ensemble"
+        else f"one model, seed {deployed['seeds'][0]}"
+    )
+    return (
+        f"We recommend {pick_row['experiment']} ({pick_row['description'].rstrip('.')}). The model to ship is {what}, "
+        f"trained on {deployed['train_images']:,} images: it reads {pct(deployed['accuracy'])} of {n_test:,} test "
+        f"{item}s correctly (95% CI {span(deployed['low'], deployed['high'])}; this file is fixed, so the interval "
+        "is the test set's sampling error)."
+    )
 
 
-def refit_sentence(refits: pd.DataFrame, pick: str, n_val: int, n_test: int) -> str:
-    """The deployable pick (retrained on all training images) and, if it is another model, the ceiling."""
+VERDICT_WORDS = {
+    "better": "the recommended model is better",
+    "worse": "the recommended model is worse",
+    "equivalent": "equivalent within ±{margin}",
+    "cannot tell": "the data can neither separate them nor show them equivalent within ±{margin}",
+}
+
+
+def comparison_sentence(versus_row, role: str, margin: float) -> str:
+    quantity = (
+        "seed-ensemble test accuracy (McNemar mid-p)"
+        if versus_row["deploy"] == "ensemble"
+        else "expected test accuracy of one model (paired over test images and seeds)"
+    )
+    caveat = "" if versus_row["seed_component_known"] else "; one seed: test-set variation only"
+    words = VERDICT_WORDS[versus_row["verdict"]].format(margin=pp(margin, 1))
+    return (
+        f"Against {versus_row['experiment']}, {role}, its {quantity} differs by {signed_pp(versus_row['difference'])} "
+        f"(95% CI {signed_pp(versus_row['difference_ci_low'])} to {signed_pp(versus_row['difference_ci_high'])}{caveat}; "
+        f"Holm-adjusted p {p_text(versus_row['p_holm'])}): {words}."
+    )
+
+
+def parameters_phrase(pick: int, other: int) -> str:
+    """'3.5x fewer parameters (…)' only for a ratio worth a multiplier; small differences in words."""
+    counts = f"({pick:,} vs {other:,})"
+    if pick == other:
+        return f"the same number of parameters ({pick:,})"
+    if pick < other:
+        return (
+            f"{other / pick:.1f}x fewer parameters {counts}"
+            if other >= 1.5 * pick
+            else f"{(1 - pick / other) * 100:.0f}% fewer parameters {counts}"
+        )
+    return (
+        f"{pick / other:.1f}x more parameters {counts}"
+        if pick >= 1.5 * other
+        else f"{(pick / other - 1) * 100:.0f}% more parameters {counts}"
+    )
+
+
+def latency_phrase(pick_row, other_row) -> str:
+    """Latency differences only when the ranges over seeds do not overlap."""
+    ranges = [(row["latency_ms_single_low"], row["latency_ms_single_high"]) for row in (pick_row, other_row)]
+    if ranges[0][0] <= ranges[1][1] and ranges[1][0] <= ranges[0][1]:
+        return (
+            f"a latency per image within measurement spread of it ({ranges[0][0]:.2f}–{ranges[0][1]:.2f} vs "
+            f"{ranges[1][0]:.2f}–{ranges[1][1]:.2f} ms over seeds)"
+        )
+    faster = "faster" if pick_row["latency_ms_single"] < other_row["latency_ms_single"] else "slower"
+    return (
+        f"a {faster} answer per image ({pick_row['latency_ms_single']:.2f} vs {other_row['latency_ms_single']:.2f} ms, "
+        "median over seeds; the seed ranges do not overlap)"
+    )
+
+
+def budget_sentence(table: pd.DataFrame, pick_row) -> str | None:
+    """The pick's training budget, when it differs from most experiments'."""
+    usual_epochs, usual_batch = table["epochs"].round().mode().iloc[0], table["batch_size"].mode().iloc[0]
+    if round(pick_row["epochs"]) == usual_epochs and pick_row["batch_size"] == usual_batch:
+        return None
+    return (
+        f"Budget: it trained {pick_row['epochs']:g} epochs at batch {pick_row['batch_size']} (mean over seeds), while "
+        f"most experiments trained {usual_epochs:g} epochs at batch {usual_batch}; part of its edge may come from "
+        "the budget, not the architecture."
+    )
+
+
+def refit_sentence(refits: pd.DataFrame, pick: str, n_val: int) -> str:
+    """The pick retrained on all training images against its selection runs, and the ceiling."""
     rows = refits.set_index("experiment", drop=False)
     picked = rows.loc[pick]
     images = int(picked["train_images"])
+    noise = (
+        "distinguishable from seed and test-set noise"
+        if picked["gain_distinguishable"]
+        else "not distinguishable from seed and test-set noise"
+    )
     sentence = (
-        f"Retrained on all {images:,} training images (the comparison trained on {images - n_val:,} and kept "
-        f"the rest for validation), as it would be deployed, the recommended model reads "
-        f"{accuracy_with_interval(picked, n_test)}"
+        f"Retraining on all {images:,} training images instead of {images - n_val:,} changed its mean test accuracy by "
+        f"{signed_pp(picked['gain'])} (95% CI {signed_pp(picked['gain_ci_low'])} to {signed_pp(picked['gain_ci_high'])}, "
+        f"paired over test images and seeds): {noise}"
     )
     ceiling = refits[refits["role"] == "ceiling"]
     if "ceiling" in picked["role"]:
@@ -61,60 +164,80 @@ def refit_sentence(refits: pd.DataFrame, pick: str, n_val: int, n_test: int) -> 
         return sentence + "."
     ceiling = ceiling.iloc[0]
     return (
-        sentence + f"; the accuracy ceiling, {ceiling['experiment']}, retrained the same way reads "
-        f"{accuracy_with_interval(ceiling, n_test)}."
+        sentence + f". The accuracy ceiling, {ceiling['experiment']}, retrained the same way reaches "
+        f"{pct(ceiling['test_accuracy'])} on average over {ceiling['n_seeds']} seeds."
     )
 
 
 def executive_summary(
     table: pd.DataFrame,
     selection: dict,
-    mcnemar: pd.DataFrame,
+    versus: pd.DataFrame,
     probability_best: pd.DataFrame,
     facts: dict,
     item: str,
+    deployed: dict,
     refits: pd.DataFrame | None = None,
 ) -> list[str]:
+    """The summary's sentences, each about what it names: the deployed object, the recipe of the pick, its
+    comparator chosen on validation, the decision's margin and stability, and the risks."""
     rows = table.set_index("experiment", drop=False)
     pick = rows.loc[selection["picked"]]
-    most = rows.loc[facts["most_accurate"]]
+    n_test = facts["n_test"]
+    recipe = expected_text(pick, n_test, item)
     sentences = [
-        (
-            f"We recommend {pick['experiment']} ({pick['description'].rstrip('.')}): it reads "
-            f"{accuracy_with_interval(pick, facts['n_test'])} of {facts['n_test']:,} test {item}s correctly."
-        )
+        deployed_sentence(pick, deployed, n_test, item),
+        f"For the recipe rather than this file: {recipe}.",
     ]
-    if most["experiment"] == pick["experiment"]:
-        sentences.append("It is also the most accurate model on the test set.")
-        largest = rows.loc[rows["params"].idxmax()]
-        comparator = None if largest["experiment"] == pick["experiment"] else largest
-        comparator_role = "the largest model"
-    else:
-        test = mcnemar.set_index("experiment").loc[most["experiment"]]
-        verdict = "statistically significant" if test["significant"] else "not statistically significant"
-        sentences.append(
-            f"The most accurate model, {most['experiment']}, reads {accuracy_with_interval(most, facts['n_test'])}; the "
-            f"{pp(most['test_accuracy'] - pick['test_accuracy'])} difference is {verdict} (exact McNemar test on "
-            f"seed-ensemble predictions, Holm-adjusted p = {test['p_holm']:.3g})."
-        )
-        comparator, comparator_role = most, "the most accurate model"
+    comparator = facts["comparator"]
     if comparator is not None:
-        sentences.append(
-            f"Against {comparator_role} it has {_ratio(comparator['params'], pick['params'])} fewer parameters "
-            f"({pick['params']:,} vs {comparator['params']:,}), is {pick['model_bytes'] / 1e6:.2f} MB instead of "
-            f"{comparator['model_bytes'] / 1e6:.2f} MB on disk, answers one image in {pick['latency_ms_single']:.2f} ms "
-            f"instead of {comparator['latency_ms_single']:.2f} ms, and trains in {pick['train_seconds']:.0f} s instead "
-            f"of {comparator['train_seconds']:.0f} s."
+        other = rows.loc[comparator]
+        role = (
+            "the best experiment on validation"
+            if comparator == selection["best_validation"]
+            else "the runner-up on validation"
         )
+        versus_row = versus.set_index("experiment", drop=False).loc[comparator]
+        sentences.append(comparison_sentence(versus_row, role, facts["equivalence_margin"]))
+        sentences.append(
+            f"Against it the pick has {parameters_phrase(int(pick['params']), int(other['params']))} and "
+            f"{latency_phrase(pick, other)}."
+        )
+    budget = budget_sentence(table, pick)
+    if budget:
+        sentences.append(budget)
     if refits is not None:
-        sentences.append(refit_sentence(refits, pick["experiment"], facts["n_val"], facts["n_test"]))
-    best_val = probability_best.set_index("experiment").loc[selection["best_validation"], "p_best"]
-    gap_words = "above" if selection["picked_overfits"] else "below"
+        sentences.append(refit_sentence(refits, pick["experiment"], facts["n_val"]))
+    best = probability_best.set_index("experiment")
+    others_tied = len(selection["candidates"]) - 1
+    if selection["rule"] == "one_se" and selection["picked"] != selection["best_validation"]:
+        margin_words = (
+            f"{pick['experiment']} is {pp(rows.loc[selection['best_validation'], 'val_accuracy'] - pick['val_accuracy'], 3)} "
+            f"below the best on validation, within its tie margin of {pp(selection['margins'][selection['picked']], 3)} "
+            "(one standard error of the paired difference)"
+        )
+    else:
+        margin_words = {0: "no other experiment was tied with the best on validation"}.get(
+            others_tied, f"{others_tied} other experiment(s) were tied with the best on validation"
+        )
+    sentences.append(
+        f"How sure: {margin_words}; rerunning the whole decision rule on {facts['bootstrap_draws']:,} bootstrap "
+        f"resamples of validation images and seeds picks {pick['experiment']} in {share(facts['decision_stability'])} "
+        f"of them, and {selection['best_validation']} is best on validation in "
+        f"{share(best.loc[selection['best_validation'], 'p_best'])}."
+    )
+    worst = facts["worst_class"]
+    if worst["informative"]:
+        worst_interval = f" (95% prediction interval {span(worst['low'], worst['high'])} for one model)"
+    elif pick["n_seeds"] > 1:
+        worst_interval = " (with these seeds and images its interval is uninformative)"
+    else:
+        worst_interval = ""
+    gap_words = "beyond noise above" if selection["picked_overfits"] else "not beyond noise above"
     sentences.append(
         f"Risks: its train–validation gap is {pp(pick['generalization_gap'])}, {gap_words} the "
-        f"{pp(selection['overfit_threshold'], 1)} over-fitting flag; the best model on validation, "
-        f"{selection['best_validation']}, comes out best in {share(best_val)} of bootstrap resamples of "
-        "validation images and seeds."
+        f"{pp(selection['overfit_threshold'], 1)} over-fitting flag; its weakest class is {worst['class']}, "
+        f"{pct(worst['accuracy'])} of {worst['images']:,} test {item}s{worst_interval}."
     )
     alternatives = {rule: name for rule, name in facts["alternatives"].items() if name != pick["experiment"]}
     if alternatives:
@@ -122,28 +245,43 @@ def executive_summary(
             f"the {rule.replace('_', '-')} rule would pick {name}" for rule, name in alternatives.items()
         )
         sentences.append(f"What would change the decision: {changes}.")
-    elif most["experiment"] != pick["experiment"]:
-        sentences.append(
-            f"What would change the decision: if {pp(most['test_accuracy'] - pick['test_accuracy'])} more accuracy is "
-            f"worth {_ratio(most['params'], pick['params'])} the parameters, deploy {most['experiment']} instead."
-        )
     else:
         sentences.append("Both selection rules (one standard error, fixed tolerance) give the same pick.")
     return sentences
 
 
 def reproduction_rows(table: pd.DataFrame) -> list[dict]:
-    """The experiments with a published value: ours beside it, the difference, and whether the published value
-    lies inside our interval ("yes", "no", or "n/a" without an interval)."""
+    """The experiments with a published value: ours beside it, the difference, and whether the published single
+    run lies inside our 95% prediction interval for one run on the same test set ("yes", "no", or "n/a" with one
+    seed)."""
     rows = []
     for row in table.dropna(subset=["published_test_accuracy"]).to_dict("records"):
-        low, high, published = row["test_accuracy_ci_low"], row["test_accuracy_ci_high"], row["published_test_accuracy"]
+        low, high, published = row["test_run_low"], row["test_run_high"], row["published_test_accuracy"]
         inside = "n/a" if math.isnan(low) else ("yes" if low <= published <= high else "no")
         rows.append({**row, "difference": row["test_accuracy"] - published, "published_inside_interval": inside})
     return rows
 
 
-def reproduction_verdict(table: pd.DataFrame, selection: dict, mcnemar: pd.DataFrame, source: dict) -> str:
+def reproduction_shift(table: pd.DataFrame) -> str:
+    """The systematic difference between our means and the published single runs, across the source's
+    experiments: mean difference with its t-interval, and the sign test."""
+    published = table.dropna(subset=["published_test_accuracy"])
+    differences = (published["test_accuracy"] - published["published_test_accuracy"]).to_numpy()
+    below, k = int((differences < 0).sum()), len(differences)
+    mean, low, high = t_interval(differences)
+    if k < 2:
+        return f"Our mean is {signed_pp(mean)} from the one published value; one experiment shows no systematic shift."
+    systematic = (
+        "a systematic shift beyond chance" if low > 0 or high < 0 else "no systematic shift we can tell from chance"
+    )
+    return (
+        f"Across the source's {k} experiments our means are {signed_pp(mean)} from the published runs on average "
+        f"(95% CI {signed_pp(low)} to {signed_pp(high)}); {below} of {k} are below, {k - below} at or above "
+        f"(sign test p = {sign_test(differences):.2g}): {systematic}."
+    )
+
+
+def reproduction_verdict(table: pd.DataFrame, selection: dict, versus: pd.DataFrame, source: dict) -> str:
     """One sentence: does our evidence support the source study's pick?"""
     if source["pick"] is None:
         return (
@@ -161,12 +299,12 @@ def reproduction_verdict(table: pd.DataFrame, selection: dict, mcnemar: pd.DataF
             f"(its gap ranks {gap_rank} of {len(published)} among the source's experiments)."
         )
     tied = source["pick"] in selection["candidates"]
-    test = mcnemar.set_index("experiment").loc[source["pick"]]
+    compared = versus.set_index("experiment").loc[source["pick"]]
     return (
         f"Our evidence {'partly supports' if tied else 'does not support'} the source study's pick, "
         f"{source['pick']} (chosen for {source['reason']}): its mean validation accuracy is {pp(below_best)} below "
-        f"the best, {'within' if tied else 'outside'} our selection margin of {pp(selection['margin'], 3)}; against our pick "
-        f"{selection['picked']} the test difference is {'significant' if test['significant'] else 'not significant'} "
-        f"(Holm-adjusted McNemar p = {test['p_holm']:.3g}); and its train–validation gap ranks {gap_rank} of "
-        f"{len(published)} among the source's experiments."
+        f"the best, {'within' if tied else 'outside'} its tie margin of {pp(selection['margins'][source['pick']], 3)}; "
+        f"on test it is {signed_pp(-compared['difference'])} from our pick {selection['picked']} (Holm-adjusted "
+        f'p {p_text(compared["p_holm"])}; for our pick that reads "{compared["verdict"]}"); and its '
+        f"train–validation gap ranks {gap_rank} of {len(published)} among the source's experiments."
     )

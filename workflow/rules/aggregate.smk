@@ -1,8 +1,10 @@
-# The choice, a checkpoint: which experiment is refit depends on it. It reads metrics only, so the refit runs
-# never wait for the evidence below.
+# The choice, a checkpoint: which experiment is refit depends on it. It reads metrics and validation predictions
+# only, so the refit runs never wait for the evidence below.
 checkpoint decide:
     input:
         metrics=all_run_files("metrics"),
+        predictions=all_run_files("predictions"),
+        dataset=rules.prepare_data.output.dataset,
         summary=rules.prepare_data.output.summary,
     output:
         runs=comparison_output(study_path("results/comparison/runs.csv"), "runs"),
@@ -33,7 +35,7 @@ rule evidence:
     output:
         **{f"{key}_figure": comparison_output(comparison_figure(key), key) for key in COMPARISON_FIGURES},
         comparison=in_report(study_path("results/comparison.csv"), "comparison/comparison", "Comparison"),
-        mcnemar=comparison_output(study_path("results/comparison/mcnemar.csv"), "mcnemar"),
+        versus_pick=comparison_output(study_path("results/comparison/versus_pick.csv"), "versus_pick"),
         probability_best=comparison_output(study_path("results/comparison/probability_best.csv"), "probability_best"),
         facts=comparison_output(study_path("results/comparison/facts.json"), "facts"),
     log:
@@ -43,7 +45,15 @@ rule evidence:
     conda:
         ENVIRONMENT
     params:
-        settings=step_settings(settings={key: config[key] for key in ("experiments", "defaults", "selection")}),
+        settings=step_settings(
+            settings={
+                **{
+                    key: config[key]
+                    for key in ("experiments", "defaults", "selection", "deploy", "equivalence_margin")
+                },
+                "deploy_seed": SEEDS[0],
+            }
+        ),
         files=step_files(),
     shell:
         "python -m mlpstudy evidence {params.settings:q} {params.files:q} 2> {log}"

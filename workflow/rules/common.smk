@@ -133,8 +133,9 @@ COMPARISON_FIGURES = {
     "forest": "confidence_intervals",
     "probability_best": "probability_best",
     "per_class": "per_class_accuracy",
-    "learning_curves": "learning_curves_pick_vs_most_accurate",
+    "learning_curves": "learning_curves_pick_vs_comparator",
     "errors": "error_analysis",
+    "calibration": "reliability_diagram",
 }
 
 
@@ -257,24 +258,24 @@ def all_run_files(key):
     return [path for experiment in EXPERIMENTS for path in run_files(key, experiment)]
 
 
-def ceiling_refit_runs():
-    """The ceiling's refit runs: known before the choice, so they can start as soon as its training ends."""
-    return run_files("metrics", config["ceiling"], "refit") if config["ceiling"] else []
-
-
 def picked():
     """The recommended experiment, once decide (a checkpoint) has chosen it."""
     return read_json(checkpoints.decide.get().output.selection, ("picked",))["picked"]
 
 
-def pick_refit_runs(wildcards):
-    """The pick's refit runs; none more if the pick is the ceiling."""
-    pick = picked()
-    return [] if pick == config["ceiling"] else run_files("metrics", pick, "refit")
+def refit_experiments():
+    """The ceiling and the pick (once chosen), each once."""
+    return list(dict.fromkeys(filter(None, [config["ceiling"], picked()])))
 
 
-def refit_runs(wildcards):
-    return ceiling_refit_runs() + pick_refit_runs(wildcards)
+def refit_summary_inputs(wildcards):
+    """Every refit run's metrics and predictions, and the same experiments' selection-run predictions."""
+    names = refit_experiments()
+    return {
+        "refit_metrics": [path for name in names for path in run_files("metrics", name, "refit")],
+        "refit_predictions": [path for name in names for path in run_files("predictions", name, "refit")],
+        "selection_predictions": [path for name in names for path in run_files("predictions", name)],
+    }
 
 
 def stage_benchmarks():
@@ -294,9 +295,7 @@ def refit_benchmarks(wildcards):
     """The benchmark files of the refit runs: the ceiling's and the pick's."""
     if not config["refit"]:
         return []
-    return expand(
-        rules.refit.benchmark, experiment=dict.fromkeys(filter(None, [config["ceiling"], picked()])), seed=SEEDS
-    )
+    return expand(rules.refit.benchmark, experiment=refit_experiments(), seed=SEEDS)
 
 
 def refit_outputs(experiments):

@@ -23,17 +23,18 @@ rule refit:
 
 rule summarize_refits:
     input:
-        refit_metrics=refit_runs,
+        unpack(refit_summary_inputs),
+        dataset=rules.prepare_data.output.dataset,
         selection=rules.decide.output.selection,
-        selection_runs=rules.decide.output.runs,
     output:
         refits=in_report(study_path("results/refit/refit.csv"), "refit", "Recommendation", labels={"table": "refit"}),
+        deployed=study_path("results/refit/deployed.json"),
     log:
         study_path("logs/refit/summarize_refits.log"),
     conda:
         ENVIRONMENT
     params:
-        settings=step_settings(ceiling=config["ceiling"]),
+        settings=step_settings(ceiling=config["ceiling"], deploy=config["deploy"], deploy_seed=SEEDS[0]),
         files=step_files(),
     shell:
         "python -m mlpstudy summarize-refits {params.settings:q} {params.files:q} 2> {log}"

@@ -1,12 +1,16 @@
 rule report:
     input:
-        **({"refits": rules.summarize_refits.output.refits} if config["refit"] else {}),
+        **(
+            {"refits": rules.summarize_refits.output.refits, "deployed": rules.summarize_refits.output.deployed}
+            if config["refit"]
+            else {}
+        ),
         template=REPORT_TEMPLATE,
         summary=rules.prepare_data.output.summary,
         selection=rules.decide.output.selection,
         runs=rules.decide.output.runs,
         comparison=rules.evidence.output.comparison,
-        mcnemar=rules.evidence.output.mcnemar,
+        versus_pick=rules.evidence.output.versus_pick,
         probability_best=rules.evidence.output.probability_best,
         facts=rules.evidence.output.facts,
         refit_benchmarks=refit_benchmarks,
