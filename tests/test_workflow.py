@@ -135,7 +135,7 @@ def test_numbers_agree_across_metrics_table_and_report(study):
     versus = pd.read_csv(results / "comparison" / "versus_pick.csv")
     assert sorted(versus["experiment"]) == sorted(set(table.index) - {selection["picked"]})
     for row in versus.itertuples():
-        assert f'{p_text(row.p_holm)}</td><td class="text">{row.verdict}</td>' in report
+        assert f'{p_text(row.p_holm).removeprefix("= ")}</td><td class="text">{row.verdict}</td>' in report
         assert f"{row.difference * 100:+.2f} pp" in report
     for name, row in table.iterrows():
         if row["test_expected_informative"]:

@@ -164,7 +164,7 @@ def render_report(
     environment.filters["points"] = pp
     environment.filters["share"] = share
     environment.filters["signed_points"] = signed_pp
-    environment.filters["p_value"] = p_text
+    environment.filters["p_value"] = lambda value: p_text(value).removeprefix("= ")
     environment.tests["nan"] = lambda value: isinstance(value, float) and math.isnan(value)
     page = environment.get_template(Path(template).name).render(
         table=table.to_dict("records"),

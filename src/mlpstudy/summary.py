@@ -126,7 +126,7 @@ def latency_phrase(pick_row, other_row) -> str:
     faster = "faster" if pick_row["latency_ms_single"] < other_row["latency_ms_single"] else "slower"
     return (
         f"a {faster} answer per image ({pick_row['latency_ms_single']:.2f} vs {other_row['latency_ms_single']:.2f} ms, "
-        "median over seeds; the seed ranges do not overlap)"
+        "each the mean over seeds of a run's median; the seed ranges do not overlap)"
     )
 
 
