@@ -10,7 +10,7 @@ import pandas as pd
 
 from mlpstudy.config import architecture_label, regularization_label
 from mlpstudy.data import read_prepared, read_summary
-from mlpstudy.evaluation import RUN_METRICS, load_run, per_class_accuracy
+from mlpstudy.evaluation import RUN_METRICS, correct_matrix, load_run, per_class_accuracy
 from mlpstudy.io import atomic_path, read_json, read_npz, write_json
 from mlpstudy.refit import deployed_model
 from mlpstudy.selection import COST_LABELS, EXACT_COSTS, decision_stability, select_model
@@ -135,11 +135,6 @@ def comparison_table(runs: pd.DataFrame, experiments: list[dict], defaults: dict
     return table
 
 
-def correct_matrix(experiment_runs: list, labels: np.ndarray, part: str = "test") -> np.ndarray:
-    """(n_seeds, n_images): whether each run's predicted class is right."""
-    return np.array([getattr(run, f"{part}_probabilities").argmax(axis=1) == labels for run in experiment_runs])
-
-
 def ensemble_predictions(experiment_runs: list, part: str = "test") -> np.ndarray:
     """Class predicted by the mean probability over an experiment's seeds."""
     return np.mean([getattr(run, f"{part}_probabilities") for run in experiment_runs], axis=0).argmax(axis=1)
@@ -262,7 +257,7 @@ def decide(
     runs_frame, table = _tables(
         settings, {n: [m for m, _ in g] for n, g in grouped.items()}, sizes["n_val"], sizes["n_test"]
     )
-    val_correct = {name: np.array([p.argmax(axis=1) == y_val for _, p in group]) for name, group in grouped.items()}
+    val_correct = {name: correct_matrix([p for _, p in group], y_val) for name, group in grouped.items()}
     choice = select_model(table, settings["selection"], paired_se_matrix(val_correct))
     with atomic_path(runs) as tmp:
         runs_frame.to_csv(tmp, index=False)
@@ -313,8 +308,8 @@ def evidence(
     pick, deploy = choice["picked"], settings["deploy"]
     table["recommended"] = table["experiment"] == pick
     table["overfitting_flag"] = table["experiment"].isin(choice["overfitted"])
-    val_correct = {name: correct_matrix(loaded[name], y_val, "val") for name in names}
-    test_correct = {name: correct_matrix(loaded[name], y_test) for name in names}
+    val_correct = {name: correct_matrix([r.val_probabilities for r in loaded[name]], y_val) for name in names}
+    test_correct = {name: correct_matrix([r.test_probabilities for r in loaded[name]], y_test) for name in names}
     expected = [expected_accuracy_interval(test_correct[name]) for name in names]
     table["test_expected_low"] = [low for _, low, _ in expected]
     table["test_expected_high"] = [high for _, _, high in expected]

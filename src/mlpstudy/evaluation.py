@@ -89,6 +89,11 @@ def least_certain(probabilities: np.ndarray, labels: np.ndarray, correct: bool, 
     return candidates[np.argsort(confidence, kind="stable")[:count]]
 
 
+def correct_matrix(probabilities: list[np.ndarray], labels: np.ndarray) -> np.ndarray:
+    """(n_runs, n_images): whether each run's predicted class (from its class `probabilities`) is right."""
+    return np.array([p.argmax(axis=1) == labels for p in probabilities])
+
+
 def per_class_accuracy(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 10) -> np.ndarray:
     matrix = confusion_matrix(labels, predictions, n_classes)
     return np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mlpstudy.data import read_prepared
+from mlpstudy.evaluation import correct_matrix
 from mlpstudy.io import atomic_path, read_csv, read_json, read_npz, write_json
 from mlpstudy.stats import expected_accuracy_interval, informative, paired_difference, wilson_interval
 
@@ -127,16 +128,14 @@ def summarize_refits(
     keys = ("experiment", "seed", "test_accuracy", "train_seconds", "train_images", "epochs")
     runs = [read_json(path, keys) for path in refit_metrics]
     probabilities = [read_npz(path, ("test_probabilities",))["test_probabilities"] for path in refit_predictions]
-    selection_right = [
-        read_npz(path, ("test_probabilities",))["test_probabilities"].argmax(axis=1) == labels
-        for path in selection_predictions
-    ]
-    names = dict.fromkeys(run["experiment"] for run in runs)
+    selection_right = correct_matrix(
+        [read_npz(path, ("test_probabilities",))["test_probabilities"] for path in selection_predictions], labels
+    )
+    refit_right = correct_matrix(probabilities, labels)
     refit_correct, selection_correct = {}, {}
-    for name in names:
-        members = sorted((run["seed"], i) for i, run in enumerate(runs) if run["experiment"] == name)
-        refit_correct[name] = np.array([probabilities[i].argmax(axis=1) == labels for _, i in members])
-        selection_correct[name] = np.array([selection_right[i] for _, i in members])
+    for name in dict.fromkeys(run["experiment"] for run in runs):
+        members = [i for _, i in sorted((run["seed"], i) for i, run in enumerate(runs) if run["experiment"] == name)]
+        refit_correct[name], selection_correct[name] = refit_right[members], selection_right[members]
     table = refit_table(runs, refit_correct, selection_correct, pick, ceiling)
     with atomic_path(refits) as tmp:
         table.to_csv(tmp, index=False)
