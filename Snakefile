@@ -39,6 +39,7 @@ onerror:
 rule all:
     default_target: True
     input:
-        study_files(),
+        planned_files(),
+        run_files_of_study,
         pick_refit_outputs,
         rules.report.output,

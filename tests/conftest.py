@@ -116,6 +116,52 @@ def study(tmp_path_factory, mnist_path):
     return workdir, config
 
 
+# A close race and a hopeless experiment, under an adaptive seed policy: the rounds should give their seeds to
+# the race only. One hidden layer of 64 units twice, with learning rates 10% apart, one epoch on 2,400 images.
+ADAPTIVE_STUDY = {
+    "dataset": "mnist",
+    "train_images": 3000,
+    "test_images": 1000,
+    "seeds": {"initial": 2, "max": 4, "round": 2},
+    "ceiling": "close_a",
+    "defaults": {"epochs": 1},
+    "experiments": [
+        {"name": "close_a", "hidden_layers": [64], "description": "One hidden layer of 64 units."},
+        {
+            "name": "close_b",
+            "hidden_layers": [64],
+            "optimizer": {"learning_rate": 0.0011},
+            "description": "The same, learning rate 0.0011.",
+        },
+        {
+            "name": "hopeless",
+            "hidden_layers": [],
+            "optimizer": {"name": "sgd", "learning_rate": 0.00001},
+            "description": "Softmax regression that barely moves.",
+        },
+    ],
+}
+
+
+@pytest.fixture(scope="session")
+def adaptive_study(tmp_path_factory, mnist_path):
+    """ADAPTIVE_STUDY run locally once per session: (its folder, its config)."""
+    workdir = tmp_path_factory.mktemp("adaptive")
+    config = {**ADAPTIVE_STUDY, "data_path": str(mnist_path)}
+    write_config(workdir, config)
+    snakemake(workdir)
+    return workdir, config
+
+
+def executed_jobs(result: subprocess.CompletedProcess) -> list[tuple[str, str]]:
+    """(rule, wildcards) of every job a Snakemake run or dry run lists, in its order."""
+    return re.findall(
+        r"^(?:local)?(?:rule|checkpoint) (\w+):\n(?:    (?!wildcards).*\n)*(?:    wildcards: (.*))?",
+        result.stdout + result.stderr,
+        flags=re.MULTILINE,
+    )
+
+
 # Config text that would run if a page wrote it as markup: as a tag, as an attribute, and breaking out of a
 # <script> block (where snakemake --report embeds job params). Each calls alert(<number>).
 HOSTILE = {

@@ -25,7 +25,7 @@ def test_help_lists_every_step_with_its_arguments(capsys):
             ["decide", json.dumps({"settings": {}, "metrics": [], "predictions": []})],
             (
                 "decide: missing a required argument: 'dataset' (it takes: settings, metrics, predictions, dataset, "
-                "summary, runs, selection)"
+                "summary, plans, runs, selection, rounds)"
             ),
         ),
         (
@@ -33,7 +33,8 @@ def test_help_lists_every_step_with_its_arguments(capsys):
                 "decide",
                 json.dumps(
                     {
-                        **{key: "" for key in ("predictions", "dataset", "summary", "runs", "selection")},
+                        **{key: "" for key in ("predictions", "dataset", "summary", "runs", "selection", "rounds")},
+                        "plans": [],
                         "settings": {},
                         "metrics": [],
                         "typo": 1,

@@ -94,6 +94,14 @@ BAD = [
     (lambda c: c["experiments"][0].update(dropout=1.0), ["experiments[0].dropout", "1.0", "< 1"]),
     (lambda c: c.update(defaults={"epochs": 0}), ["defaults.epochs", "0", ">= 1"]),
     (lambda c: c.update(seeds=[]), ["seeds"]),
+    (
+        lambda c: c.update(seeds="three"),
+        ["seeds", "'three'", "a list of integers or a mapping of ['adaptive', 'initial'"],
+    ),
+    (lambda c: c.update(seeds={"initial": 1}), ["seeds.initial", "1", ">= 2"]),
+    (lambda c: c.update(seeds={"maxx": 12}), ["seeds", "maxx", "stop_when"]),
+    (lambda c: c.update(seeds={"initial": 5, "max": 3}), ["seeds.initial", "5", "seeds.max (3)"]),
+    (lambda c: c.update(seeds={"stop_when": 1.5}), ["seeds.stop_when", "1.5", "<= 1"]),
     (lambda c: c.update(validation_fraction=1.5), ["validation_fraction", "1.5"]),
     (lambda c: c.update(selection={"tolerance": -1}), ["selection.tolerance", "-1"]),
     (lambda c: c.update(selection={"rule": "best"}), ["selection.rule", "'best'", "one_se"]),
@@ -148,6 +156,27 @@ def test_yaml_syntax_error_names_file_line_and_column(tmp_path, text, line, colu
     assert str(raised.value).startswith(f"{path}, line {line}, column {column}: YAML syntax error: ")
     with pytest.raises(ConfigError, match=f"line {line}, column {column}"):
         load_config(path, SCHEMA)
+
+
+def test_seeds_are_a_list_or_a_policy(schema, default_config):
+    def policy(seeds):
+        return validate_config({**default_config, "seeds": seeds}, schema)["seed_policy"]
+
+    assert policy([4, 2]) == {"adaptive": False, "seeds": [4, 2]}
+    assert policy({"max": 6}) == {
+        "adaptive": True,
+        "initial": 3,
+        "max": 6,
+        "round": 2,
+        "stop_when": 0.95,
+        "initial_seeds": [0, 1, 2],
+    }
+    # Not adaptive: every experiment on every seed up to max, as a uniform study.
+    assert policy({"adaptive": False, "max": 4}) == {"adaptive": False, "seeds": [0, 1, 2, 3]}
+    # --config seeds="{max: 12}" arrives as text inside the mapping.
+    given = {"seeds": {"max": "12"}}
+    read = read_command_line_values({**default_config, **given}, given, schema)
+    assert validate_config(read, schema)["seed_policy"]["max"] == 12
 
 
 def test_command_line_values_are_read_as_the_user_means_them(schema, default_config):

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlpstudy.selection import decision_stability, select_model
+from mlpstudy.selection import decision_draws, select_model
 
 ONE_SE = {"rule": "one_se", "tolerance": 0.0, "cost_order": ["params", "latency_ms_single"], "overfit_threshold": 0.02}
 TOLERANCE = {**ONE_SE, "rule": "tolerance", "tolerance": 0.002}
@@ -89,8 +89,10 @@ def test_selection_never_reads_test_data():
         select_model(rows.drop(columns="val_accuracy").assign(test_accuracy=0.9), ONE_SE, se(["a", "b"]))
 
 
-def test_decision_stability_reruns_the_rule_on_every_draw():
+def test_decision_draws_reruns_the_rule_on_every_draw():
     rows = table([("big", 0.980, 0.01, 200_000, 0.2), ("small", 0.9795, 0.01, 50_000, 0.1)])
     draws = np.array([[0.980, 0.9795], [0.980, 0.970], [0.975, 0.979]])
-    picks = decision_stability(rows, ONE_SE, se(["big", "small"]), draws)
+    picks, tied = decision_draws(rows, ONE_SE, se(["big", "small"]), draws)
     assert picks.tolist() == ["small", "big", "small"]
+    # The tie sets: both within one SE, big alone, small alone.
+    assert tied.tolist() == [[True, True], [True, False], [False, True]]

@@ -93,7 +93,25 @@ BIG = {
 }
 
 
-def summary(rows=(SMALL, BIG), chosen=None, compared=None, alternatives=None, deployed=DEPLOYED, worst=None, **kwargs):
+FIXED_SEEDS = {
+    "policy": {"adaptive": False, "seeds": [0, 1, 2]},
+    "rounds": [],
+    "seeds": {"small": [0, 1, 2], "big": [0, 1, 2]},
+    "reason": None,
+    "cost": {"runs": 6, "train_seconds": 60.0},
+}
+
+
+def summary(
+    rows=(SMALL, BIG),
+    chosen=None,
+    compared=None,
+    alternatives=None,
+    deployed=DEPLOYED,
+    worst=None,
+    rounds=FIXED_SEEDS,
+    **kwargs,
+):
     chosen = chosen or selection("small", "big")
     comparator = (
         next(row["experiment"] for row in rows if row["experiment"] != chosen["picked"]) if len(rows) > 1 else None
@@ -109,6 +127,7 @@ def summary(rows=(SMALL, BIG), chosen=None, compared=None, alternatives=None, de
         },
         "digit",
         deployed,
+        rounds,
         **kwargs,
     )
 

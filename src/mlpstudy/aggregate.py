@@ -13,9 +13,9 @@ from mlpstudy.data import read_prepared, read_summary
 from mlpstudy.evaluation import RUN_METRICS, correct_matrix, load_run, per_class_accuracy
 from mlpstudy.io import atomic_path, read_json, read_npz, write_json
 from mlpstudy.refit import deployed_model
-from mlpstudy.selection import COST_LABELS, EXACT_COSTS, decision_stability, select_model
+from mlpstudy.rounds import BOOTSTRAP_DRAWS, PLAN_KEYS, plan_round, rerun_decision, seed_summary
+from mlpstudy.selection import COST_LABELS, EXACT_COSTS, select_model
 from mlpstudy.stats import (
-    bootstrap_accuracy_draws,
     calibration,
     expected_accuracy_interval,
     holm,
@@ -46,7 +46,6 @@ MEAN_COLUMNS = [
     "latency_ms_per_1000",
 ]
 SIGNIFICANCE = 0.05
-BOOTSTRAP_DRAWS = 2000
 VERSUS_PICK_COLUMNS = [
     "experiment",
     "pick",
@@ -236,13 +235,12 @@ def _tables(
     return runs, comparison_table(runs, settings["experiments"], settings["defaults"])
 
 
-def decide(
-    settings: dict, metrics: list[str], predictions: list[str], dataset: str, summary: str, runs: str, selection: str
-) -> dict:
-    """The choice, from every run's metrics (.json) and validation predictions (.npz, in the same order), the
-    prepared split (`dataset`, for the validation labels) and its sizes (the data `summary`): writes the runs
-    table (`runs`, .csv) and the decision (`selection`, .json). It reads validation results and cost only, and
-    nothing that the evidence below computes, so that the refit runs never wait for figures."""
+def _validation_results(
+    settings: dict, metrics: list[str], predictions: list[str], dataset: str, summary: str
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
+    """What the choice may see, from every run's metrics (.json) and validation predictions (.npz, in the same
+    order), the prepared split (`dataset`, for the validation labels) and its sizes (the data `summary`): the runs
+    table, the comparison table, and each experiment's (n_seeds, n_images) right/wrong matrix on validation."""
     sizes = read_summary(summary)
     y_val = read_prepared(dataset, ("y_val",))["y_val"]
     names = [spec["name"] for spec in settings["experiments"]]
@@ -257,10 +255,51 @@ def decide(
     runs_frame, table = _tables(
         settings, {n: [m for m, _ in g] for n, g in grouped.items()}, sizes["n_val"], sizes["n_test"]
     )
-    val_correct = {name: correct_matrix([p for _, p in group], y_val) for name, group in grouped.items()}
+    return runs_frame, table, {name: correct_matrix([p for _, p in group], y_val) for name, group in grouped.items()}
+
+
+def plan_next_round(
+    settings: dict,
+    number: int,
+    metrics: list[str],
+    predictions: list[str],
+    dataset: str,
+    summary: str,
+    previous: list[str],
+    plan: str,
+) -> None:
+    """Round `number` of an adaptive seed policy: from the runs so far (as decide reads them) and the last
+    round's plan (`previous`: its file, none in round 0), write this round's `plan` (.json): who is in contention
+    and why, whether to stop, and the seeds the next round adds."""
+    runs_frame, table, val_correct = _validation_results(settings, metrics, predictions, dataset, summary)
+    seeds = {name: sorted(group["seed"].tolist()) for name, group in runs_frame.groupby("experiment", sort=False)}
+    last = read_json(previous[0], PLAN_KEYS) if previous else None
+    decision = rerun_decision(table, val_correct, settings["selection"])
+    write_json(plan, plan_round(number, seeds, decision, settings["seed_policy"], last))
+
+
+def decide(
+    settings: dict,
+    metrics: list[str],
+    predictions: list[str],
+    dataset: str,
+    summary: str,
+    plans: list[str],
+    runs: str,
+    selection: str,
+    rounds: str,
+) -> dict:
+    """The choice, from every run's metrics and validation predictions (as _validation_results reads them):
+    writes the runs table (`runs`, .csv), the decision (`selection`, .json) and the seeds each experiment
+    received with every round's plan (`plans`, none without an adaptive seed policy) as `rounds` (.json). It
+    reads validation results and cost only, and nothing that the evidence below computes, so that the refit
+    runs never wait for figures."""
+    runs_frame, table, val_correct = _validation_results(settings, metrics, predictions, dataset, summary)
     choice = select_model(table, settings["selection"], paired_se_matrix(val_correct))
     with atomic_path(runs) as tmp:
         runs_frame.to_csv(tmp, index=False)
+    plans = [read_json(path, PLAN_KEYS) for path in plans]
+    write_json(rounds, seed_summary(settings["seed_policy"], plans, runs_frame))
     write_json(selection, choice)
     return choice
 
@@ -320,10 +359,9 @@ def evidence(
     table["test_run_high"] = [high for _, _, high in one_run]
 
     # The whole decision, rerun on bootstrap draws of the validation images and seeds.
-    draws = bootstrap_accuracy_draws(val_correct, n_boot=BOOTSTRAP_DRAWS, seed=0)
-    ranks = rank_distribution(draws)
-    val_se = paired_se_matrix(val_correct)
-    picks = decision_stability(table, settings["selection"], val_se, draws)
+    decision = rerun_decision(table, val_correct, settings["selection"])
+    picks, val_se = decision["picks"], decision["paired_se"]
+    ranks = rank_distribution(decision["draws"])
     best_table = pd.DataFrame(
         [
             {

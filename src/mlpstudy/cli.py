@@ -20,6 +20,7 @@ STEPS = {
     "train": "mlpstudy.training:train_run",
     "refit": "mlpstudy.training:refit_run",
     "render-notebook": "mlpstudy.notebooks:render_notebook",
+    "plan-round": "mlpstudy.aggregate:plan_next_round",
     "decide": "mlpstudy.aggregate:decide",
     "evidence": "mlpstudy.aggregate:evidence",
     "summarize-refits": "mlpstudy.refit:summarize_refits",

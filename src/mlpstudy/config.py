@@ -40,6 +40,9 @@ def read_command_line_values(config: dict, overrides, schema: dict) -> dict:
 
     def read(value, rule):
         rule = _resolve(rule, schema)
+        if "oneOf" in rule:  # the branch for this kind of value (seeds: a list or a policy)
+            kind = "array" if isinstance(value, list) else "object" if isinstance(value, dict) else None
+            rule = next((branch for branch in rule["oneOf"] if branch.get("type") == kind), {})
         if isinstance(value, list):
             return [read(item, rule.get("items", {})) for item in value]
         if isinstance(value, dict):
@@ -91,6 +94,14 @@ def _describe(error: jsonschema.ValidationError, root: dict) -> str:
             "exclusiveMaximum": "<",
         }[error.validator]
         return f"config key {key}: {error.instance!r} is out of range; it must be {relation} {error.validator_value}"
+    if error.validator == "oneOf":
+        forms = [
+            f"a list of {branch['items']['type']}s"
+            if branch["type"] == "array"
+            else f"a mapping of {sorted(branch['properties'])}"
+            for branch in error.validator_value
+        ]
+        return f"config key {key}: {error.instance!r} has the wrong type; expected {' or '.join(forms)}"
     if error.validator == "type":
         return f"config key {key}: {error.instance!r} has the wrong type; expected {error.validator_value}"
     return f"config key {key}: {error.message}"
@@ -126,6 +137,12 @@ def _semantic_checks(config: dict) -> None:
     if source and source["pick"] is not None and source["pick"] not in names:
         raise ConfigError(
             f"config key source_study.pick: {source['pick']!r} is not an experiment name; configured: {names}"
+        )
+    policy = config["seed_policy"]
+    if policy["adaptive"] and policy["initial"] > policy["max"]:
+        raise ConfigError(
+            f"config key seeds.initial: {policy['initial']!r} is more than seeds.max ({policy['max']!r}); "
+            "an experiment cannot start with more seeds than it may ever get"
         )
     if config["ceiling"] is not None and config["ceiling"] not in names:
         raise ConfigError(f"config key ceiling: {config['ceiling']!r} is not an experiment name; configured: {names}")
@@ -163,11 +180,25 @@ def validate_config(config: dict, schema: dict) -> dict:
         source_defaults = schema["properties"]["source_study"]["properties"]
         resolved["source_study"] = {"dataset": source_defaults["dataset"]["default"], **resolved["source_study"]}
     resolved["experiments"] = [deep_merge(base, experiment) for experiment in config["experiments"]]
+    resolved["seed_policy"] = seed_policy(resolved["seeds"], schema["properties"]["seeds"])
     if resolved["max_epochs"]:
         for experiment in resolved["experiments"]:
             experiment["epochs"] = min(experiment["epochs"], resolved["max_epochs"])
     _semantic_checks(resolved)
     return resolved
+
+
+def seed_policy(seeds, rule: dict) -> dict:
+    """The `seeds` setting as a policy. A list, or a policy with adaptive false, is {"adaptive": False, "seeds":
+    [...]}; an adaptive policy has every key, defaults filled in, and `initial_seeds`, the seeds 0 to initial - 1
+    that every experiment starts with."""
+    if isinstance(seeds, list):
+        return {"adaptive": False, "seeds": list(seeds)}
+    defaults = {key: prop["default"] for key, prop in rule["oneOf"][1]["properties"].items()}
+    policy = {**defaults, **seeds}
+    if not policy["adaptive"]:
+        return {"adaptive": False, "seeds": list(range(policy["max"]))}
+    return {**policy, "initial_seeds": list(range(policy["initial"]))}
 
 
 def load_config(config_path: str | Path, schema_path: str | Path, overrides: dict | None = None) -> dict:

@@ -29,6 +29,7 @@ from mlpstudy.summary import (
     reproduction_rows,
     reproduction_shift,
     reproduction_verdict,
+    seeds_received,
     share,
     signed_pp,
 )
@@ -103,6 +104,7 @@ def render_report(
     comparison: str,
     runs: str,
     selection: str,
+    rounds: str,
     versus_pick: str,
     probability_best: str,
     facts: str,
@@ -118,7 +120,7 @@ def render_report(
     deployed: str | None = None,
 ) -> None:
     """Render the report page `html` with `template` from the study's results: the data `summary`, the
-    decision (`selection`; the runs table `runs` is linked) and its evidence (`comparison`, `versus_pick`,
+    decision (`selection`; the runs table `runs` is linked), the seeds each experiment received (`rounds`) and its evidence (`comparison`, `versus_pick`,
     `probability_best`, `facts`), the refit table and the deployed model (`refits` and `deployed`, None without
     refits: the deployed model is then the pick's selection run, from `facts`), the figures (comparison
     figures by key; data figures and each experiment's figures as (title, file) pairs in page order), each
@@ -130,6 +132,7 @@ def render_report(
     table = read_csv(comparison, ("experiment", "label", "test_accuracy", "val_accuracy"))
     table["label"] = table["label"].fillna("")
     choice = read_json(selection, ("picked",))
+    seed_rounds = read_json(rounds, ("policy", "rounds", "seeds", "reason", "cost"))
     facts_json = read_json(facts, ("comparator", "pick", "deployed_without_refit", "calibration", "worst_class"))
     versus_table = read_csv(versus_pick, VERSUS_PICK_COLUMNS)
     deployed_model = (
@@ -168,12 +171,22 @@ def render_report(
     environment.tests["nan"] = lambda value: isinstance(value, float) and math.isnan(value)
     page = environment.get_template(Path(template).name).render(
         table=table.to_dict("records"),
-        seed_intervals=len(settings["seeds"]) > 1,  # a t-interval across seeds needs two
+        seed_intervals=int(table["n_seeds"].min()) > 1,  # a t-interval across seeds needs two
+        rounds=seed_rounds,
+        seeds_received=seeds_received(seed_rounds["seeds"]),
         experiments=experiments,
         selection=choice,
         facts=facts_json,
         summary=executive_summary(
-            table, choice, versus_table, best_table, facts_json, data_summary["item"], deployed_model, refit_table
+            table,
+            choice,
+            versus_table,
+            best_table,
+            facts_json,
+            data_summary["item"],
+            deployed_model,
+            seed_rounds,
+            refit_table,
         ),
         deployed=deployed_model,
         refits=[]
@@ -183,6 +196,7 @@ def render_report(
         significance=SIGNIFICANCE,
         probability_best_file=link(probability_best),
         runs_file=link(runs),
+        rounds_file=link(rounds),
         source=source,
         source_elsewhere=source_elsewhere,
         reproduction=reproduction_rows(table) if source else [],

@@ -63,49 +63,80 @@ def _cheapest(candidates: pd.DataFrame, cost_order) -> pd.DataFrame:
     return candidates
 
 
+class _Rule:
+    """The rule on one table, for any validation accuracies: margins and costs are fixed, so the tie set's
+    cheapest experiments are computed once per tie set however many bootstrap draws reach it."""
+
+    def __init__(self, table: pd.DataFrame, settings: dict, paired_se: pd.DataFrame | None):
+        self.settings = settings
+        self.table = table[VALIDATION_COLUMNS + cost_columns(settings["cost_order"])].set_index(
+            table["experiment"].to_numpy()
+        )
+        self.names = self.table.index.to_numpy()
+        n = len(self.names)
+        if settings["rule"] == "one_se":
+            # margins[b, k]: how far k may be below b when b is the best.
+            self.margins = paired_se.loc[self.names, self.names].to_numpy(dtype=float, copy=True)
+            np.fill_diagonal(self.margins, 0.0)
+        else:
+            self.margins = np.full((n, n), float(settings["tolerance"]))
+        self.name_rank = np.argsort(np.argsort(self.names))
+        self._cheapest = {}
+
+    def _order(self, accuracy: np.ndarray) -> np.ndarray:
+        """Indices by validation accuracy, highest first; equal accuracies by name."""
+        return np.lexsort((self.name_rank, -accuracy))
+
+    def apply(self, accuracy: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, int]:
+        """The best, the tie set and its cheapest (boolean masks) and the pick, as indices into the table."""
+        order = self._order(accuracy)
+        best = order[0]
+        candidates = accuracy[best] - accuracy <= self.margins[best] + 1e-12
+        key = candidates.tobytes()
+        if key not in self._cheapest:
+            tied = _cheapest(self.table[candidates], self.settings["cost_order"]).index
+            self._cheapest[key] = np.isin(self.names, tied)
+        tied = self._cheapest[key]
+        picked = next(i for i in order if tied[i])
+        return best, candidates, tied, picked
+
+
 def select_model(table: pd.DataFrame, settings: dict, paired_se: pd.DataFrame | None = None) -> dict:
     """Apply the configured rule to a table of mean validation accuracy, the generalization gap and cost columns.
     `paired_se[a][b]` is the standard error of the difference in mean validation accuracy between experiments a
     and b (needed by the one-standard-error rule)."""
-    table = table[VALIDATION_COLUMNS + cost_columns(settings["cost_order"])]
-    table.index = table["experiment"].to_numpy()
-    best = table.sort_values(["val_accuracy", "experiment"], ascending=[False, True]).iloc[0]["experiment"]
-    if settings["rule"] == "one_se":
-        margins = paired_se.loc[best, table.index].astype(float)
-        margins[best] = 0.0
-    else:
-        margins = pd.Series(settings["tolerance"], index=table.index)
-    below = table.loc[best, "val_accuracy"] - table["val_accuracy"]
-    candidates = table[below <= margins + 1e-12]
-    tied = _cheapest(candidates, settings["cost_order"])
-    picked = tied.sort_values(["val_accuracy", "experiment"], ascending=[False, True]).iloc[0]["experiment"]
-    gap_bound = table["generalization_gap_low"].where(
-        table["generalization_gap_low"].notna(), table["generalization_gap"]
+    rule = _Rule(table, settings, paired_se)
+    accuracy = rule.table["val_accuracy"].to_numpy(dtype=float)
+    best, candidates, tied, picked = rule.apply(accuracy)
+    gap = rule.table["generalization_gap_low"].where(
+        rule.table["generalization_gap_low"].notna(), rule.table["generalization_gap"]
     )
-    overfitted = table.index[gap_bound > settings["overfit_threshold"]].tolist()
+    overfitted = rule.names[(gap > settings["overfit_threshold"]).to_numpy()].tolist()
+    order = rule._order(accuracy)
     return {
         "rule": settings["rule"],
         "description": describe_rule(settings),
         "cost_order": list(settings["cost_order"]),
-        "margins": {name: float(margins[name]) for name in table.index},
+        "margins": {name: float(margin) for name, margin in zip(rule.names, rule.margins[best])},
         "overfit_threshold": settings["overfit_threshold"],
-        "picked": picked,
-        "best_validation": best,
-        "candidates": candidates.sort_values("val_accuracy", ascending=False)["experiment"].tolist(),
-        "cost_tied": tied["experiment"].tolist(),
+        "picked": str(rule.names[picked]),
+        "best_validation": str(rule.names[best]),
+        "candidates": [str(rule.names[i]) for i in order if candidates[i]],
+        "cost_tied": [str(name) for name in rule.names[tied]],
         "overfitted": overfitted,
-        "picked_overfits": picked in overfitted,
+        "picked_overfits": rule.names[picked] in overfitted,
     }
 
 
-def decision_stability(
+def decision_draws(
     table: pd.DataFrame, settings: dict, paired_se: pd.DataFrame | None, val_accuracy_draws: np.ndarray
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """The rule rerun once per row of `val_accuracy_draws` (bootstrap draws of every experiment's mean validation
-    accuracy, columns in table order), costs and margins held as measured: the experiment picked in each draw."""
-    draw_table = table.copy()
-    picks = []
-    for draw in val_accuracy_draws:
-        draw_table["val_accuracy"] = draw
-        picks.append(select_model(draw_table, settings, paired_se)["picked"])
-    return np.array(picks)
+    accuracy, columns in table order), costs and margins held as measured: the experiment picked in each draw,
+    and a (draws, experiments) boolean array of which experiments are in each draw's tie set."""
+    rule = _Rule(table, settings, paired_se)
+    picks, tied = [], np.zeros(val_accuracy_draws.shape, dtype=bool)
+    for row, draw in enumerate(val_accuracy_draws):
+        _, tied[row], _, picked = rule.apply(np.asarray(draw, dtype=float))
+        picks.append(rule.names[picked])
+    return np.array(picks), tied

@@ -169,6 +169,32 @@ def refit_sentence(refits: pd.DataFrame, pick: str, n_val: int) -> str:
     )
 
 
+def seeds_received(seeds: dict[str, list[int]]) -> str:
+    """How many seeds the experiments received, e.g. '3 seeds each' or '7 seeds for a and b; 3 for the other 14'."""
+    by_count: dict[int, list[str]] = {}
+    for name, own in seeds.items():
+        by_count.setdefault(len(own), []).append(name)
+    if len(by_count) == 1:
+        return f"{next(iter(by_count))} seed(s) each"
+    most = max(by_count, key=lambda count: (len(by_count[count]), -count))
+    named = [f"{count} for {', '.join(by_count[count])}" for count in sorted(by_count, reverse=True) if count != most]
+    return "; ".join([*named, f"{most} for the other {len(by_count[most])}"])
+
+
+def rounds_sentence(rounds: dict) -> str | None:
+    """What the adaptive seed policy did: the seeds each experiment received, why the rounds stopped, and the
+    training time saved against every experiment at `max` seeds; None for fixed seeds."""
+    policy, cost = rounds["policy"], rounds["cost"]
+    if not policy["adaptive"]:
+        return None
+    return (
+        f"Seeds went where the decision needed them: {seeds_received(rounds['seeds'])} over "
+        f"{len(rounds['rounds'])} round(s), stopped because: {rounds['reason']}. That is {cost['runs']} training runs "
+        f"instead of {cost['runs_at_max']} with {policy['max']} seeds for every experiment, "
+        f"{share(cost['saved_share'])} less training time (each experiment's missing runs at its own mean)."
+    )
+
+
 def executive_summary(
     table: pd.DataFrame,
     selection: dict,
@@ -177,6 +203,7 @@ def executive_summary(
     facts: dict,
     item: str,
     deployed: dict,
+    rounds: dict,
     refits: pd.DataFrame | None = None,
 ) -> list[str]:
     """The summary's sentences, each about what it names: the deployed object, the recipe of the pick, its
@@ -226,6 +253,9 @@ def executive_summary(
         f"of them, and {selection['best_validation']} is best on validation in "
         f"{share(best.loc[selection['best_validation'], 'p_best'])}."
     )
+    seeds = rounds_sentence(rounds)
+    if seeds:
+        sentences.append(seeds)
     worst = facts["worst_class"]
     if worst["informative"]:
         worst_interval = f" (95% prediction interval {span(worst['low'], worst['high'])} for one model)"

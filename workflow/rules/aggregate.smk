@@ -1,3 +1,28 @@
+# A round of an adaptive seed policy, a checkpoint: which experiments get the next round's seeds depends on it.
+checkpoint plan_round:
+    input:
+        unpack(round_inputs),
+        dataset=rules.prepare_data.output.dataset,
+        summary=rules.prepare_data.output.summary,
+    output:
+        plan=study_path("results/comparison/rounds/round{round}.json"),
+    log:
+        study_path("logs/plan_round/round{round}.log"),
+    benchmark:
+        study_path("results/benchmarks/plan_round/round{round}.tsv")
+    priority: BEFORE_ANY_RUN
+    conda:
+        ENVIRONMENT
+    params:
+        settings=step_settings(
+            settings={key: config[key] for key in ("experiments", "defaults", "selection", "seed_policy")},
+            number=lambda wildcards: int(wildcards.round),
+        ),
+        files=step_files(),
+    shell:
+        "python -m mlpstudy plan-round {params.settings:q} {params.files:q} 2> {log}"
+
+
 # The choice, a checkpoint: which experiment is refit depends on it. It reads metrics and validation predictions
 # only, so the refit runs never wait for the evidence below.
 checkpoint decide:
@@ -6,9 +31,11 @@ checkpoint decide:
         predictions=all_run_files("predictions"),
         dataset=rules.prepare_data.output.dataset,
         summary=rules.prepare_data.output.summary,
+        plans=round_plans,
     output:
         runs=comparison_output(study_path("results/comparison/runs.csv"), "runs"),
         selection=comparison_output(study_path("results/comparison/selection.json"), "selection"),
+        rounds=comparison_output(study_path("results/comparison/rounds.json"), "rounds"),
     log:
         study_path("logs/decide/decide.log"),
     benchmark:
@@ -17,7 +44,9 @@ checkpoint decide:
     conda:
         ENVIRONMENT
     params:
-        settings=step_settings(settings={key: config[key] for key in ("experiments", "defaults", "selection")}),
+        settings=step_settings(
+            settings={key: config[key] for key in ("experiments", "defaults", "selection", "seed_policy")}
+        ),
         files=step_files(),
     shell:
         "python -m mlpstudy decide {params.settings:q} {params.files:q} 2> {log}"
@@ -51,7 +80,7 @@ rule evidence:
                     key: config[key]
                     for key in ("experiments", "defaults", "selection", "deploy", "equivalence_margin")
                 },
-                "deploy_seed": SEEDS[0],
+                "deploy_seed": FIRST_SEEDS[0],
             }
         ),
         files=step_files(),

@@ -69,7 +69,10 @@ def say_report_is_stale():
 
 EXPERIMENTS = {experiment["name"]: experiment for experiment in config["experiments"]}
 STUDY_DIR = config["study_dir"]
-SEEDS = config["seeds"]
+SEED_POLICY = config["seed_policy"]
+ADAPTIVE = SEED_POLICY["adaptive"]
+# The seeds every experiment is trained with (with an adaptive policy, the first round's); the refit's seeds.
+FIRST_SEEDS = SEED_POLICY["initial_seeds"] if ADAPTIVE else SEED_POLICY["seeds"]
 DATA_SETTINGS = (
     "dataset",
     "data_path",
@@ -84,6 +87,7 @@ DATA_SETTINGS = (
 wildcard_constraints:
     experiment="|".join(re.escape(name) for name in EXPERIMENTS),
     seed=r"\d+",
+    round=r"\d+",
 
 
 def study_path(path):
@@ -241,21 +245,88 @@ def run_outputs(stage):
     return {key: run_file(key, stage) for key in RUN_FILES}
 
 
-def run_files(key, experiment="{experiment}", stage="experiments"):
-    """One file of every seed's run of an experiment."""
-    return [run_file(key, stage, experiment, seed) for seed in SEEDS]
+def run_files(key, experiment="{experiment}", stage="experiments", seeds=None):
+    """One file of an experiment's runs with `seeds` (by default all it receives, final_seeds)."""
+    seeds = final_seeds()[experiment] if seeds is None else seeds
+    return [run_file(key, stage, experiment, seed) for seed in seeds]
 
 
-def experiment_runs(wildcards):
+# Seeds of an adaptive policy: each round's plan (a checkpoint) says which experiments get the next round's
+# seeds. An experiment a round leaves out stays out, so its runs are final from that round on.
+
+
+def round_plan(number):
+    return read_json(checkpoints.plan_round.get(round=number).output.plan, ("seeds", "stop", "added"))
+
+
+def seeds_for_round(number):
+    """Each experiment's seeds once round `number` has run."""
+    if number == 0:
+        return {name: FIRST_SEEDS for name in EXPERIMENTS}
+    plan = round_plan(number - 1)
+    return {name: plan["seeds"][name] + plan["added"].get(name, []) for name in EXPERIMENTS}
+
+
+def last_round():
+    """The number of the round that stopped the rounds."""
+    number = 0
+    while not round_plan(number)["stop"]:
+        number += 1
+    return number
+
+
+def final_seeds():
+    """Each experiment's seeds, once the rounds have stopped."""
+    if not ADAPTIVE:
+        return {name: FIRST_SEEDS for name in EXPERIMENTS}
+    return round_plan(last_round())["seeds"]
+
+
+def experiment_seeds(experiment):
+    """One experiment's seeds, known from the round that leaves it out, before the rounds stop."""
+    if not ADAPTIVE:
+        return FIRST_SEEDS
+    number = 0
+    while not (plan := round_plan(number))["stop"] and experiment in plan["added"]:
+        number += 1
+    return plan["seeds"][experiment]
+
+
+def round_plans(wildcards):
+    """Every round's plan file, once the rounds have stopped (none without an adaptive policy)."""
+    return expand(rules.plan_round.output.plan, round=range(last_round() + 1)) if ADAPTIVE else []
+
+
+def round_inputs(wildcards):
+    """A round's plan reads every run so far, and the last round's plan."""
+    number = int(wildcards.round)
+    seeds = seeds_for_round(number)
+    runs = [(name, seed) for name in EXPERIMENTS for seed in seeds[name]]
     return {
-        "metrics": run_files("metrics", wildcards.experiment),
-        "histories": run_files("history", wildcards.experiment),
-        "predictions": run_files("predictions", wildcards.experiment),
+        "metrics": [run_file("metrics", experiment=name, seed=seed) for name, seed in runs],
+        "predictions": [run_file("predictions", experiment=name, seed=seed) for name, seed in runs],
+        "previous": expand(rules.plan_round.output.plan, round=number - 1) if number else [],
     }
 
 
+def experiment_runs(wildcards):
+    seeds = experiment_seeds(wildcards.experiment)
+    return {
+        "metrics": run_files("metrics", wildcards.experiment, seeds=seeds),
+        "histories": run_files("history", wildcards.experiment, seeds=seeds),
+        "predictions": run_files("predictions", wildcards.experiment, seeds=seeds),
+    }
+
+
+def all_runs(paths):
+    """`paths` (with {experiment} and {seed}) of every run the study makes."""
+    seeds = final_seeds()
+    return [path for name in EXPERIMENTS for seed in seeds[name] for path in expand(paths, experiment=name, seed=seed)]
+
+
 def all_run_files(key):
-    return [path for experiment in EXPERIMENTS for path in run_files(key, experiment)]
+    """An input function: one file of every run the study makes."""
+    return lambda wildcards: all_runs(run_file(key))
 
 
 def picked():
@@ -272,18 +343,16 @@ def refit_summary_inputs(wildcards):
     """Every refit run's metrics and predictions, and the same experiments' selection-run predictions."""
     names = refit_experiments()
     return {
-        "refit_metrics": [path for name in names for path in run_files("metrics", name, "refit")],
-        "refit_predictions": [path for name in names for path in run_files("predictions", name, "refit")],
-        "selection_predictions": [path for name in names for path in run_files("predictions", name)],
+        "refit_metrics": [path for name in names for path in run_files("metrics", name, "refit", FIRST_SEEDS)],
+        "refit_predictions": [path for name in names for path in run_files("predictions", name, "refit", FIRST_SEEDS)],
+        "selection_predictions": [path for name in names for path in run_files("predictions", name, seeds=FIRST_SEEDS)],
     }
 
 
-def stage_benchmarks():
-    """Snakemake's benchmark files of the stages that run before the report, as (stage, files) pairs in the
-    order the report's timing table shows them."""
+def fixed_benchmarks():
+    """The benchmark files of the stages with one job per study or experiment, as (stage, files) pairs."""
     return [
         ["prepare_data", [rules.prepare_data.benchmark]],
-        ["train", expand(rules.train.benchmark, experiment=EXPERIMENTS, seed=SEEDS)],
         ["data_overview", [rules.data_overview.benchmark]],
         ["model_report", expand(rules.model_report.benchmark, experiment=EXPERIMENTS)],
         ["decide", [rules.decide.benchmark]],
@@ -291,33 +360,60 @@ def stage_benchmarks():
     ]
 
 
+def run_benchmarks():
+    """The benchmark files of every run and round, known once the rounds stop."""
+    rounds = [["plan_round", expand(rules.plan_round.benchmark, round=range(last_round() + 1))]] if ADAPTIVE else []
+    return [["train", all_runs(rules.train.benchmark)], *rounds]
+
+
+def stage_benchmarks():
+    """Snakemake's benchmark files of the stages that run before the report, as (stage, files) pairs in the
+    order the report's timing table shows them."""
+    prepare_data, *others = fixed_benchmarks()
+    return [prepare_data, *run_benchmarks(), *others]
+
+
 def refit_benchmarks(wildcards):
     """The benchmark files of the refit runs: the ceiling's and the pick's."""
     if not config["refit"]:
         return []
-    return expand(rules.refit.benchmark, experiment=refit_experiments(), seed=SEEDS)
+    return expand(rules.refit.benchmark, experiment=refit_experiments(), seed=FIRST_SEEDS)
 
 
 def refit_outputs(experiments):
-    return expand([*rules.refit.output, rules.refit.benchmark], experiment=experiments, seed=SEEDS)
+    return expand([*rules.refit.output, rules.refit.benchmark], experiment=experiments, seed=FIRST_SEEDS)
 
 
-def study_files():
-    """Every file the study promises but the report and the pick's refit runs (pick_refit_outputs), benchmarks
-    included. The report checks each of them, and with it they are the study's targets: Snakemake rebuilds a
-    deleted file only when it is a target or something downstream has to run anyway."""
+def planned_files():
+    """Every file the study promises whose path is known before any run: all but those of the runs and rounds
+    (run_files_of_study), the report and the pick's refit runs (pick_refit_outputs)."""
     refit = config["refit"] and config["ceiling"]
     return [
         *rules.prepare_data.output,
         *rules.data_overview.output,
-        *expand(rules.train.output, experiment=EXPERIMENTS, seed=SEEDS),
         *expand(rules.model_report.output, experiment=EXPERIMENTS),
         *rules.decide.output,
         *rules.evidence.output,
         *(refit_outputs(config["ceiling"]) if refit else []),
         *(rules.summarize_refits.output if config["refit"] else []),
-        *[path for _, paths in stage_benchmarks() for path in paths],
+        *[path for _, paths in fixed_benchmarks() for path in paths],
     ]
+
+
+def run_files_of_study(wildcards=None):
+    """Every run's files and benchmark, and every round's plan and benchmark: known once the rounds stop."""
+    return [
+        *all_runs(rules.train.output),
+        *round_plans(wildcards),
+        *[path for _, paths in run_benchmarks() for path in paths],
+    ]
+
+
+def study_files():
+    """Every file the study promises but the report and the pick's refit runs, benchmarks included. The report
+    checks each of them, and with it they are the study's targets: Snakemake rebuilds a deleted file only when
+    it is a target or something downstream has to run anyway."""
+    return planned_files() + run_files_of_study()
 
 
 def pick_refit_outputs(wildcards):

@@ -34,7 +34,7 @@ rule summarize_refits:
     conda:
         ENVIRONMENT
     params:
-        settings=step_settings(ceiling=config["ceiling"], deploy=config["deploy"], deploy_seed=SEEDS[0]),
+        settings=step_settings(ceiling=config["ceiling"], deploy=config["deploy"], deploy_seed=FIRST_SEEDS[0]),
         files=step_files(),
     shell:
         "python -m mlpstudy summarize-refits {params.settings:q} {params.files:q} 2> {log}"

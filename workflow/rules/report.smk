@@ -9,6 +9,7 @@ rule report:
         summary=rules.prepare_data.output.summary,
         selection=rules.decide.output.selection,
         runs=rules.decide.output.runs,
+        rounds=rules.decide.output.rounds,
         comparison=rules.evidence.output.comparison,
         versus_pick=rules.evidence.output.versus_pick,
         probability_best=rules.evidence.output.probability_best,
@@ -38,7 +39,7 @@ rule report:
                 experiment: expand(rules.model_report.output.html, experiment=experiment)[0]
                 for experiment in EXPERIMENTS
             },
-            benchmarks=stage_benchmarks(),
+            benchmarks=lambda wildcards: stage_benchmarks(),
         ),
         files=step_files(),
     shell:
