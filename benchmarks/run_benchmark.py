@@ -6,7 +6,9 @@ on this machine.
 
 Parts: speed (s/epoch of the engine and of plain fit(), alternating, one thread, against the GEMM rate measured
 in the same run), equivalence (test accuracy of the engine and of plain fit() over several seeds), study (the
-full default study from empty results/ with --cores 2 and 4, then a no-op rerun). Writes
+full default study from empty results/ with --cores 2 and 4, then a no-op rerun, and its seed rounds' training
+time against a uniform 10-seed study), rounds (the default study's experiments on smoke-sized data, trained by
+the adaptive seed policy with max 10 and uniformly on 10 seeds: training job seconds of each). Writes
 benchmarks/out/benchmark.json and benchmarks/out/benchmark.md and prints the tables. Each measurement runs in a
 fresh process so that TensorFlow's thread pools are set before it initialises, as in a Snakemake job.
 """
@@ -36,7 +38,10 @@ EQUIVALENCE = [*WIDTH_DEPTH, "dropout0.2_256x2", "batchnorm_256x2", "sgd_tuning:
 # had a paired SD of about 0.2 pp, so five seeds give a half-width of about 0.25 pp and fifteen about 0.11 pp;
 # the dropout net is a 256x2 net too.
 SEEDS_AT_LEAST = {"exp2_128x2": 15, "exp6_256x2": 15, "dropout0.2_256x2": 15}
-PARTS = ("speed", "equivalence", "study")
+PARTS = ("speed", "equivalence", "study", "rounds")
+# The uniform study the adaptive seed policy is measured against: every experiment on 10 seeds.
+UNIFORM_SEEDS = 10
+SMOKE_SIZE = ["train_images=3000", "test_images=1000", "max_epochs=1"]
 
 # Runs inside a fresh interpreter: `epochs` epochs of one way of training; epoch times from the second on.
 TRAIN_PROBE = r"""
@@ -305,15 +310,9 @@ def equivalence_benchmark(data_path: str, folder: Path, seeds: int, workers: int
     return rows
 
 
-def study_benchmark(data_path: str, cores: int, gemm_gflops: float, keep: bool) -> dict:
-    """Wall time of the full default study from empty results/, then of a no-op rerun (three times); peak memory
-    per job; job seconds per stage; training arithmetic and the efficiency it implies."""
-    from mlpstudy.io import read_json
-    from mlpstudy.models import training_flop
-    from mlpstudy.report import stage_timing
-
-    workdir = Path(tempfile.mkdtemp(prefix=f"mlpstudy-study-{cores}-"))
-    command = [
+def snakemake_command(workdir: Path, cores: int, *config: str) -> list[str]:
+    """The README's study command on the default config, in `workdir`, with `config` values."""
+    return [
         sys.executable,
         "-m",
         "snakemake",
@@ -324,20 +323,62 @@ def study_benchmark(data_path: str, cores: int, gemm_gflops: float, keep: bool) 
         "--configfile",
         str(REPO / "config" / "config.yaml"),
         "--config",
-        f"data_path={data_path}",
+        *config,
         "--cores",
         str(cores),
         "--quiet",
     ]
+
+
+def run_snakemake(command: list[str]) -> float:
+    """Run it; its wall seconds."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     start = time.perf_counter()
     subprocess.run(command, check=True, env=env, capture_output=True)
-    full = time.perf_counter() - start
-    noop = []
-    for _ in range(3):
-        start = time.perf_counter()
-        subprocess.run(command, check=True, env=env, capture_output=True)
-        noop.append(time.perf_counter() - start)
+    return time.perf_counter() - start
+
+
+def job_seconds(results: Path, stage: str) -> dict[str, list[float]]:
+    """Wall seconds of every job of a per-run stage (train, refit), by experiment, from Snakemake's benchmark
+    files."""
+    seconds: dict[str, list[float]] = {}
+    for path in sorted((results / "benchmarks" / stage).glob("*/seed*.tsv")):
+        seconds.setdefault(path.parent.name, []).append(float(path.read_text().splitlines()[1].split("\t")[0]))
+    return seconds
+
+
+def seed_rounds(results: Path) -> dict:
+    """What the seed policy did, and its training job seconds against every experiment on UNIFORM_SEEDS seeds
+    (each experiment's missing runs at its own mean job seconds)."""
+    from mlpstudy.io import read_json
+
+    rounds = read_json(results / "comparison" / "rounds.json", ("seeds", "reason", "rounds"))
+    train = job_seconds(results, "train")
+    spent = sum(sum(times) for times in train.values())
+    uniform = sum(statistics.mean(times) * UNIFORM_SEEDS for times in train.values())
+    return {
+        "seeds": {name: len(seeds) for name, seeds in rounds["seeds"].items()},
+        "rounds": len(rounds["rounds"]),
+        "reason": rounds["reason"],
+        "train_jobs": sum(len(times) for times in train.values()),
+        "train_job_seconds": spent,
+        "uniform_train_job_seconds": uniform,
+        "ratio": spent / uniform,
+    }
+
+
+def study_benchmark(data_path: str, cores: int, gemm_gflops: float, keep: bool) -> dict:
+    """Wall time of the full default study from empty results/, then of a no-op rerun (three times); peak memory
+    per job; job seconds per stage; training arithmetic and the efficiency it implies; what the seed rounds
+    cost against a uniform study."""
+    from mlpstudy.io import read_json
+    from mlpstudy.models import training_flop
+    from mlpstudy.report import stage_timing
+
+    workdir = Path(tempfile.mkdtemp(prefix=f"mlpstudy-study-{cores}-"))
+    command = snakemake_command(workdir, cores, f"data_path={data_path}")
+    full = run_snakemake(command)
+    noop = [run_snakemake(command) for _ in range(3)]
     results = workdir / "results"
     rss = {
         str(path.relative_to(results / "benchmarks")): float(line.split("\t")[2])
@@ -355,6 +396,7 @@ def study_benchmark(data_path: str, cores: int, gemm_gflops: float, keep: bool) 
     for path in sorted((results / "benchmarks").rglob("*.tsv")):  # <stage>.tsv or <stage>/.../<job>.tsv
         by_stage.setdefault(path.relative_to(results / "benchmarks").parts[0].removesuffix(".tsv"), []).append(path)
     stages = stage_timing(by_stage)
+    rounds = seed_rounds(results)
     if not keep:
         shutil.rmtree(workdir)
     largest = max(rss, key=rss.get)
@@ -368,8 +410,34 @@ def study_benchmark(data_path: str, cores: int, gemm_gflops: float, keep: bool) 
         "peak_rss_mb_max": rss[largest],
         "peak_rss_job": largest,
         "stages": stages,
+        "seed_rounds": rounds,
         "folder": str(workdir) if keep else None,
     }
+
+
+def rounds_benchmark(data_path: str) -> dict:
+    """The default study's experiments on smoke-sized data, up to the choice (rounds.json): trained by the
+    adaptive seed policy with max UNIFORM_SEEDS, and uniformly on UNIFORM_SEEDS seeds. Training job seconds of
+    each, from Snakemake's benchmark files."""
+    policies = {
+        "adaptive": f"seeds={{max: {UNIFORM_SEEDS}}}",
+        "uniform": f"seeds={{adaptive: false, max: {UNIFORM_SEEDS}}}",
+    }
+    measured = {}
+    for name, policy in policies.items():
+        with tempfile.TemporaryDirectory(prefix=f"mlpstudy-rounds-{name}-") as folder:
+            workdir = Path(folder)
+            command = snakemake_command(workdir, 2, f"data_path={data_path}", *SMOKE_SIZE, policy)
+            wall = run_snakemake([*command, "results/comparison/rounds.json"])
+            rounds = seed_rounds(workdir / "results")
+            measured[name] = {"wall_seconds": wall, **rounds}
+        print(
+            f"rounds, {name}: {measured[name]['train_jobs']} training jobs, "
+            f"{measured[name]['train_job_seconds']:.0f} job s",
+            flush=True,
+        )
+    measured["ratio"] = measured["adaptive"]["train_job_seconds"] / measured["uniform"]["train_job_seconds"]
+    return measured
 
 
 def cpu_model() -> str:
@@ -467,6 +535,27 @@ def markdown(report: dict) -> str:
             )
             + "."
         )
+        rounds = study["seed_rounds"]
+        lines.append(
+            f"Its seed rounds: {rounds['rounds']} round(s), stopped because: {rounds['reason']}. Seeds per experiment: "
+            + ", ".join(f"{name} {count}" for name, count in rounds["seeds"].items())
+            + f". {rounds['train_jobs']} training jobs, {rounds['train_job_seconds']:.0f} job seconds: "
+            f"{100 * rounds['ratio']:.0f}% of the {rounds['uniform_train_job_seconds']:.0f} job seconds estimated for "
+            f"every experiment on {UNIFORM_SEEDS} seeds (each experiment's runs at its own mean job seconds)."
+        )
+    if "rounds" in report:
+        rounds = report["rounds"]
+        adaptive, uniform = rounds["adaptive"], rounds["uniform"]
+        lines += [
+            "",
+            (
+                f"Seed rounds on smoke-sized data (the default study's experiments, {', '.join(SMOKE_SIZE)}, --cores 2, "
+                f"up to the choice): the adaptive policy with max {UNIFORM_SEEDS} trained {adaptive['train_jobs']} jobs "
+                f"in {adaptive['train_job_seconds']:.0f} job seconds ({adaptive['rounds']} rounds, stopped because: "
+                f"{adaptive['reason']}); every experiment on {UNIFORM_SEEDS} seeds trained {uniform['train_jobs']} jobs "
+                f"in {uniform['train_job_seconds']:.0f} job seconds. Ratio: **{100 * rounds['ratio']:.0f}%**."
+            ),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -479,6 +568,9 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=5, help="equivalence: seeds per net and way, at least")
     parser.add_argument("--workers", type=int, default=2, help="equivalence: processes side by side")
     parser.add_argument("--keep-study", action="store_true", help="keep the study folders (their paths go in the JSON)")
+    parser.add_argument(
+        "--cores", type=int, action="append", help="study: --cores of a study run (repeatable; default 2 and 4)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="check the arguments and say what would run")
     args = parser.parse_args()
     parts = args.only or PARTS
@@ -507,8 +599,10 @@ def main() -> int:
     if "study" in parts:
         report["study"] = [
             study_benchmark(data_path, cores, report["gemm_gflops_1_thread"]["large"], args.keep_study)
-            for cores in (2, 4)
+            for cores in args.cores or (2, 4)
         ]
+    if "rounds" in parts:
+        report["rounds"] = rounds_benchmark(data_path)
     name = "benchmark" if parts == PARTS else "benchmark_" + "_".join(parts)
     (OUT / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
     table = markdown(report)

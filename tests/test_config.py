@@ -25,7 +25,7 @@ def test_default_config_resolves_every_experiment(schema, default_config):
     config = validate_config(default_config, schema)
     names = [e["name"] for e in config["experiments"]]
     assert names[:6] == ["exp1_128x1", "exp2_128x2", "exp3_64x2", "exp4_64x1", "exp5_256x1", "exp6_256x2"]
-    assert config["seeds"] == [0, 1, 2]
+    assert config["seed_policy"] == {**config["seed_policy"], "adaptive": True, "initial_seeds": [0, 1, 2], "max": 5}
     assert config["selection"]["rule"] == "one_se" and config["source_study"]["pick"] == "exp4_64x1"
     assert config["source_study"]["dataset"] == "mnist"  # filled in: what its published numbers are for
     assert config["ceiling"] == "reference_512x2_dropout0.2" and config["refit"] is True
