@@ -310,8 +310,9 @@ def equivalence_benchmark(data_path: str, folder: Path, seeds: int, workers: int
     return rows
 
 
-def snakemake_command(workdir: Path, cores: int, *config: str) -> list[str]:
-    """The README's study command on the default config, in `workdir`, with `config` values."""
+def snakemake_command(workdir: Path, cores: int, *config: str, targets: tuple[str, ...] = ()) -> list[str]:
+    """The README's study command on the default config, in `workdir`, with `config` values, for `targets` (by
+    default the whole study)."""
     return [
         sys.executable,
         "-m",
@@ -322,6 +323,7 @@ def snakemake_command(workdir: Path, cores: int, *config: str) -> list[str]:
         str(workdir),
         "--configfile",
         str(REPO / "config" / "config.yaml"),
+        *targets,  # before --config, which takes every value after it
         "--config",
         *config,
         "--cores",
@@ -427,8 +429,10 @@ def rounds_benchmark(data_path: str) -> dict:
     for name, policy in policies.items():
         with tempfile.TemporaryDirectory(prefix=f"mlpstudy-rounds-{name}-") as folder:
             workdir = Path(folder)
-            command = snakemake_command(workdir, 2, f"data_path={data_path}", *SMOKE_SIZE, policy)
-            wall = run_snakemake([*command, "results/comparison/rounds.json"])
+            command = snakemake_command(
+                workdir, 2, f"data_path={data_path}", *SMOKE_SIZE, policy, targets=("results/comparison/rounds.json",)
+            )
+            wall = run_snakemake(command)
             rounds = seed_rounds(workdir / "results")
             measured[name] = {"wall_seconds": wall, **rounds}
         print(

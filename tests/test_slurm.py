@@ -110,11 +110,9 @@ def cluster(tmp_path_factory):
         SLURM_CONF.unlink()
 
 
-def test_smoke_study_on_slurm_matches_the_local_run(cluster, study, tmp_path):
-    local, config = study
-    write_config(tmp_path, config)
+def run_on_slurm(workdir: Path) -> None:
     snakemake(
-        tmp_path,
+        workdir,
         "--workflow-profile",
         str(REPO / "profiles" / "slurm"),
         # This cluster keeps no accounting database: ask squeue for job states, submit without an account.
@@ -124,7 +122,18 @@ def test_smoke_study_on_slurm_matches_the_local_run(cluster, study, tmp_path):
         "--slurm-init-seconds-before-status-checks",
         "2",
     )
-    submitted = (cluster / "slurmctld.log").read_text().count("_slurm_rpc_submit_batch_job: JobId=")
+
+
+def submitted_jobs(cluster: Path) -> int:
+    return (cluster / "slurmctld.log").read_text().count("_slurm_rpc_submit_batch_job: JobId=")
+
+
+def test_smoke_study_on_slurm_matches_the_local_run(cluster, study, tmp_path):
+    local, config = study
+    write_config(tmp_path, config)
+    before = submitted_jobs(cluster)
+    run_on_slurm(tmp_path)
+    submitted = submitted_jobs(cluster) - before
     pick = json.loads((local / "results" / "comparison" / "selection.json").read_text())["picked"]
     refit = refit_experiments(pick, config.get("ceiling"))
     # prepare_data and data_overview; per experiment its runs and its model page; decide and evidence; the refit
@@ -140,3 +149,31 @@ def test_smoke_study_on_slurm_matches_the_local_run(cluster, study, tmp_path):
         pd.read_csv(local / "results" / "refit" / "refit.csv")[refit_columns]
     )
     assert (tmp_path / "results" / "report.html").stat().st_size > 0
+
+
+def test_seed_rounds_on_slurm_match_the_local_run(cluster, adaptive_study, tmp_path):
+    """The rounds are jobs like any other: through sbatch they plan the same rounds and train the same runs."""
+    local, config = adaptive_study
+    write_config(tmp_path, config)
+    before = submitted_jobs(cluster)
+    run_on_slurm(tmp_path)
+    rounds = json.loads((local / "results" / "comparison" / "rounds.json").read_text())
+    # prepare_data and data_overview; every run, round plan and model page; decide and evidence; the refit runs
+    # of the pick and the ceiling and their summary; report
+    pick = json.loads((local / "results" / "comparison" / "selection.json").read_text())["picked"]
+    refit = refit_experiments(pick, config["ceiling"])
+    runs = sum(len(seeds) for seeds in rounds["seeds"].values())
+    initial = config["seeds"]["initial"]
+    jobs = 2 + runs + len(rounds["rounds"]) + len(config["experiments"]) + 2 + len(refit) * initial + 2
+    assert submitted_jobs(cluster) - before == jobs, "every job but `all` should have gone through sbatch"
+    for name in [
+        "comparison/selection.json",
+        *(f"comparison/rounds/round{k}.json" for k in range(len(rounds["rounds"]))),
+    ]:
+        assert (tmp_path / "results" / name).read_text() == (local / "results" / name).read_text()
+    ours = json.loads((tmp_path / "results" / "comparison" / "rounds.json").read_text())
+    assert {key: ours[key] for key in ("rounds", "seeds", "reason")} == {
+        key: rounds[key] for key in ("rounds", "seeds", "reason")
+    }
+    for name, seeds in rounds["seeds"].items():
+        assert_same_runs(tmp_path, local, [("experiments", name)], seeds)

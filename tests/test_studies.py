@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, SCHEMA, snakemake, write_config
+from test_workflow import planned_jobs
 
 from mlpstudy.config import load_config
 from mlpstudy.data import DATASETS
@@ -111,3 +112,20 @@ def test_source_study_on_fashion_mnist_names_its_classes_and_compares_no_mnist_n
     assert all(
         name in (results / "data" / "data_overview.ipynb").read_text() for name in DATASETS["fashion_mnist"].class_names
     )
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("name", STUDIES)
+def test_study_takes_a_seed_policy(name, tmp_path, mnist_path):
+    """Each study with an adaptive seed policy plans its first round: every experiment's initial seeds, then the
+    round's plan (a checkpoint), in the study's own folder."""
+    config = {
+        **yaml.safe_load((REPO / "config" / "studies" / f"{name}.yaml").read_text()),
+        "seeds": {"initial": 2, "max": 4},
+        "data_path": str(mnist_path),
+    }
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "--dry-run")
+    plan = planned_jobs(result)
+    assert plan["train"] == 2 * len(config["experiments"]) and plan["plan_round"] == 1
+    assert f"studies/{name}/results/comparison/rounds/round0.json" in result.stdout

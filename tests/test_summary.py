@@ -14,6 +14,7 @@ from mlpstudy.summary import (
     reproduction_rows,
     reproduction_shift,
     reproduction_verdict,
+    seeds_received,
     share,
 )
 
@@ -386,3 +387,31 @@ def test_reproduction_shift_is_the_mean_difference_with_its_interval_and_sign_te
     assert sentence.endswith("a systematic shift beyond chance.")
     mixed = frame.assign(test_accuracy=published + np.array([0.001, -0.001, 0.002, -0.002, 0.0005, -0.0004]))
     assert reproduction_shift(mixed).endswith("no systematic shift we can tell from chance.")
+
+
+def test_seed_rounds_are_summarised_with_their_stopping_reason_and_saving():
+    rounds = {
+        "policy": {"adaptive": True, "initial": 3, "max": 10, "round": 2, "stop_when": 0.95},
+        "rounds": [{}, {}, {}],
+        "seeds": {"small": [0, 1, 2, 3, 4, 5, 6], "big": [0, 1, 2, 3, 4, 5, 6], "tiny": [0, 1, 2], "huge": [0, 1, 2]},
+        "reason": "stable at 97% after 7 seeds",
+        "cost": {
+            "runs": 20,
+            "runs_at_max": 40,
+            "train_seconds": 300.0,
+            "train_seconds_at_max": 600.0,
+            "saved_share": 0.5,
+        },
+    }
+    sentences = summary(rounds=rounds)
+    seeds = next(sentence for sentence in sentences if sentence.startswith("Seeds went where"))
+    assert "over 3 round(s): 7 for small, big; 3 for the other 2;" in seeds
+    assert "the rounds stopped because: stable at 97% after 7 seeds" in seeds
+    assert "20 training runs instead of 40 with 10 seeds for every experiment, 50% less training time" in seeds
+    # Fixed seeds: no such sentence.
+    assert not any(sentence.startswith("Seeds went where") for sentence in summary())
+
+
+def test_seeds_received_groups_experiments_by_their_number_of_seeds():
+    assert seeds_received({"a": [0, 1, 2], "b": [0, 1, 2]}) == "3 seed(s) each"
+    assert seeds_received({"a": [0, 1, 2, 3, 4], "b": [0, 1, 2], "c": [0, 1, 2]}) == "5 for a; 3 for the other 2"

@@ -3,6 +3,7 @@ choice (evidence)."""
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -46,6 +47,7 @@ MEAN_COLUMNS = [
     "latency_ms_per_1000",
 ]
 SIGNIFICANCE = 0.05
+log = logging.getLogger("mlpstudy.aggregate")
 VERSUS_PICK_COLUMNS = [
     "experiment",
     "pick",
@@ -275,7 +277,10 @@ def plan_next_round(
     seeds = {name: sorted(group["seed"].tolist()) for name, group in runs_frame.groupby("experiment", sort=False)}
     last = read_json(previous[0], PLAN_KEYS) if previous else None
     decision = rerun_decision(table, val_correct, settings["selection"])
-    write_json(plan, plan_round(number, seeds, decision, settings["seed_policy"], last))
+    planned = plan_round(number, seeds, decision, settings["seed_policy"], last)
+    log.info("round %d: %s; in contention: %s", number, planned["reason"], planned["contention"])
+    log.info("left out: %s; next round adds: %s", planned["retired"] or "none", planned["added"] or "nothing")
+    write_json(plan, planned)
 
 
 def decide(

@@ -188,8 +188,8 @@ def rounds_sentence(rounds: dict) -> str | None:
     if not policy["adaptive"]:
         return None
     return (
-        f"Seeds went where the decision needed them: {seeds_received(rounds['seeds'])} over "
-        f"{len(rounds['rounds'])} round(s), stopped because: {rounds['reason']}. That is {cost['runs']} training runs "
+        f"Seeds went where the decision needed them, over {len(rounds['rounds'])} round(s): "
+        f"{seeds_received(rounds['seeds'])}; the rounds stopped because: {rounds['reason']}. That is {cost['runs']} training runs "
         f"instead of {cost['runs_at_max']} with {policy['max']} seeds for every experiment, "
         f"{share(cost['saved_share'])} less training time (each experiment's missing runs at its own mean)."
     )

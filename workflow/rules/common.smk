@@ -245,9 +245,8 @@ def run_outputs(stage):
     return {key: run_file(key, stage) for key in RUN_FILES}
 
 
-def run_files(key, experiment="{experiment}", stage="experiments", seeds=None):
-    """One file of an experiment's runs with `seeds` (by default all it receives, final_seeds)."""
-    seeds = final_seeds()[experiment] if seeds is None else seeds
+def run_files(key, experiment, seeds, stage="experiments"):
+    """One file of an experiment's runs with `seeds`."""
     return [run_file(key, stage, experiment, seed) for seed in seeds]
 
 
@@ -312,9 +311,9 @@ def round_inputs(wildcards):
 def experiment_runs(wildcards):
     seeds = experiment_seeds(wildcards.experiment)
     return {
-        "metrics": run_files("metrics", wildcards.experiment, seeds=seeds),
-        "histories": run_files("history", wildcards.experiment, seeds=seeds),
-        "predictions": run_files("predictions", wildcards.experiment, seeds=seeds),
+        "metrics": run_files("metrics", wildcards.experiment, seeds),
+        "histories": run_files("history", wildcards.experiment, seeds),
+        "predictions": run_files("predictions", wildcards.experiment, seeds),
     }
 
 
@@ -340,12 +339,13 @@ def refit_experiments():
 
 
 def refit_summary_inputs(wildcards):
-    """Every refit run's metrics and predictions, and the same experiments' selection-run predictions."""
+    """Every refit run's metrics and predictions, and the selection-run predictions of the same experiments and
+    seeds (the first seeds, with an adaptive policy), with which the refit runs are compared."""
     names = refit_experiments()
     return {
-        "refit_metrics": [path for name in names for path in run_files("metrics", name, "refit", FIRST_SEEDS)],
-        "refit_predictions": [path for name in names for path in run_files("predictions", name, "refit", FIRST_SEEDS)],
-        "selection_predictions": [path for name in names for path in run_files("predictions", name, seeds=FIRST_SEEDS)],
+        "refit_metrics": [path for name in names for path in run_files("metrics", name, FIRST_SEEDS, "refit")],
+        "refit_predictions": [path for name in names for path in run_files("predictions", name, FIRST_SEEDS, "refit")],
+        "selection_predictions": [path for name in names for path in run_files("predictions", name, FIRST_SEEDS)],
     }
 
 
