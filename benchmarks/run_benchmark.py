@@ -317,13 +317,13 @@ def snakemake_command(workdir: Path, cores: int, *config: str, targets: tuple[st
         sys.executable,
         "-m",
         "snakemake",
+        *targets,  # before --configfile and --config, which take every value after them
         "--snakefile",
         str(REPO / "Snakefile"),
         "--directory",
         str(workdir),
         "--configfile",
         str(REPO / "config" / "config.yaml"),
-        *targets,  # before --config, which takes every value after it
         "--config",
         *config,
         "--cores",
@@ -595,23 +595,30 @@ def main() -> int:
         "gemm_gflops_1_thread": probe(GEMM_PROBE, 1),
         "gemm_gflops_2_threads": probe(GEMM_PROBE, 2),
     }
+    name = "benchmark" if parts == PARTS else "benchmark_" + "_".join(parts)
+
+    def save() -> None:
+        """Write what is measured so far, so that a later part's failure loses nothing."""
+        (OUT / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+        (OUT / f"{name}.md").write_text(markdown(report))
+
     with tempfile.TemporaryDirectory() as tmp:
         if "speed" in parts:
             report["speed"] = speed_benchmark(prepare_dataset(data_path, Path(tmp)), args.repeats, args.epochs)
+            save()
         if "equivalence" in parts:
             report["equivalence"] = equivalence_benchmark(data_path, Path(tmp), args.seeds, args.workers)
+            save()
     if "study" in parts:
         report["study"] = [
             study_benchmark(data_path, cores, report["gemm_gflops_1_thread"]["large"], args.keep_study)
             for cores in args.cores or (2, 4)
         ]
+        save()
     if "rounds" in parts:
         report["rounds"] = rounds_benchmark(data_path)
-    name = "benchmark" if parts == PARTS else "benchmark_" + "_".join(parts)
-    (OUT / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
-    table = markdown(report)
-    (OUT / f"{name}.md").write_text(table)
-    print(table)
+    save()
+    print(markdown(report))
     return 0
 
 

@@ -36,14 +36,14 @@ def rerun_decision(table: pd.DataFrame, val_correct: dict[str, np.ndarray], sele
     }
 
 
-def _contention_reason(name: str, choice: dict, p_picked: float, p_tied: float) -> str | None:
+def _contention(name: str, choice: dict, p_picked: float, p_tied: float) -> tuple[bool, str]:
+    """Whether an experiment is still in contention, and why (or why not)."""
     if name == choice["picked"]:
-        return "the pick"
+        return True, "the pick"
     if name in choice["candidates"]:
-        return "within the rule's margin of the best"
-    if max(p_picked, p_tied) >= CONTENTION_CHANCE:
-        return f"picked in {share(p_picked)} and tied in {share(p_tied)} of bootstrap draws"
-    return None
+        return True, "within the rule's margin of the best"
+    chances = f"picked in {share(p_picked)} and tied in {share(p_tied)} of bootstrap draws"
+    return max(p_picked, p_tied) >= CONTENTION_CHANCE, chances
 
 
 def plan_round(number: int, seeds: dict[str, list[int]], decision: dict, policy: dict, previous: dict | None) -> dict:
@@ -61,11 +61,8 @@ def plan_round(number: int, seeds: dict[str, list[int]], decision: dict, policy:
     for name in names:
         if name not in eligible:
             continue
-        reason = _contention_reason(name, choice, p_picked[name], p_tied[name])
-        if reason:
-            contention[name] = reason
-        else:
-            retired[name] = f"picked in {share(p_picked[name])} and tied in {share(p_tied[name])} of bootstrap draws"
+        still, reason = _contention(name, choice, p_picked[name], p_tied[name])
+        (contention if still else retired)[name] = reason
     # The pick stays in contention even if an earlier round retired it: the rule can only pick what it compares.
     contention.setdefault(pick, "the pick")
     growing = {name: len(seeds[name]) for name in contention if len(seeds[name]) < policy["max"]}
