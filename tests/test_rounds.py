@@ -64,7 +64,7 @@ def test_a_clear_winner_stops_after_the_initial_round():
     result = plan(accuracies, dict.fromkeys(accuracies, 3))
     assert result["stop"] == "stable" and result["added"] == {}
     assert result["stability"] == 1.0
-    assert result["reason"] == "stable at 100% after 3 seeds"
+    assert result["reason"] == "stable at 100.0% after 3 seeds"
     assert list(result["contention"]) == ["a"]
 
 

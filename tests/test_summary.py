@@ -394,7 +394,7 @@ def test_seed_rounds_are_summarised_with_their_stopping_reason_and_saving():
         "policy": {"adaptive": True, "initial": 3, "max": 10, "round": 2, "stop_when": 0.95},
         "rounds": [{}, {}, {}],
         "seeds": {"small": [0, 1, 2, 3, 4, 5, 6], "big": [0, 1, 2, 3, 4, 5, 6], "tiny": [0, 1, 2], "huge": [0, 1, 2]},
-        "reason": "stable at 97% after 7 seeds",
+        "reason": "stable at 97.0% after 7 seeds",
         "cost": {
             "runs": 20,
             "runs_at_max": 40,
@@ -406,7 +406,7 @@ def test_seed_rounds_are_summarised_with_their_stopping_reason_and_saving():
     sentences = summary(rounds=rounds)
     seeds = next(sentence for sentence in sentences if sentence.startswith("Seeds went where"))
     assert "over 3 round(s): 7 for small, big; 3 for the other 2;" in seeds
-    assert "the rounds stopped because: stable at 97% after 7 seeds" in seeds
+    assert "the rounds stopped because: stable at 97.0% after 7 seeds" in seeds
     assert "20 training runs instead of 40 with 10 seeds for every experiment, 50% less training time" in seeds
     # Fixed seeds: no such sentence.
     assert not any(sentence.startswith("Seeds went where") for sentence in summary())

@@ -303,8 +303,8 @@ def decide(
     choice = select_model(table, settings["selection"], paired_se_matrix(val_correct))
     with atomic_path(runs) as tmp:
         runs_frame.to_csv(tmp, index=False)
-    plans = [read_json(path, PLAN_KEYS) for path in plans]
-    write_json(rounds, seed_summary(settings["seed_policy"], plans, runs_frame))
+    every_round = [read_json(path, PLAN_KEYS) for path in plans]
+    write_json(rounds, seed_summary(settings["seed_policy"], every_round, runs_frame))
     write_json(selection, choice)
     return choice
 

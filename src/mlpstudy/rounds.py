@@ -36,6 +36,11 @@ def rerun_decision(table: pd.DataFrame, val_correct: dict[str, np.ndarray], sele
     }
 
 
+def _stability(value: float) -> str:
+    """A decision stability to one decimal, so that 94.75% never reads as the 95% it falls short of."""
+    return f"{value * 100:.1f}%"
+
+
 def _contention(name: str, choice: dict, p_picked: float, p_tied: float) -> tuple[bool, str]:
     """Whether an experiment is still in contention, and why (or why not)."""
     if name == choice["picked"]:
@@ -68,17 +73,17 @@ def plan_round(number: int, seeds: dict[str, list[int]], decision: dict, policy:
     growing = {name: len(seeds[name]) for name in contention if len(seeds[name]) < policy["max"]}
     if stability >= policy["stop_when"]:
         stop = "stable"
-        text = f"stable at {share(stability)} after {max(len(seeds[name]) for name in contention)} seeds"
+        text = f"stable at {_stability(stability)} after {max(len(seeds[name]) for name in contention)} seeds"
     elif not growing:
         stop = "budget"
         between = [name for name in names if name in contention]
-        text = f"budget reached, pick not stable at {share(stability)}: " + (
+        text = f"budget reached, pick not stable at {_stability(stability)}: " + (
             f"the decision between {', '.join(between[:-1])} and {between[-1]} stays open at {policy['max']} seeds each"
             if len(between) > 1
             else f"{pick} has {policy['max']} seeds"
         )
     else:
-        stop, text = None, f"not yet stable at {share(stability)}"
+        stop, text = None, f"not yet stable at {_stability(stability)}"
     added = (
         {} if stop else {name: list(range(n, min(n + policy["round"], policy["max"]))) for name, n in growing.items()}
     )
