@@ -9,6 +9,8 @@ import pytest
 import yaml
 from conftest import executed_jobs, snakemake
 
+from mlpstudy.summary import share
+
 pytestmark = pytest.mark.e2e
 
 
@@ -55,9 +57,8 @@ def test_the_report_says_how_many_seeds_each_got_and_why_the_rounds_stopped(adap
     assert "Seeds where the decision needs them" in page
     assert html.escape(rounds["reason"], quote=False) in page
     assert "2 for hopeless; 4 for the other 2" in page
-    saved = rounds["cost"]["saved_share"] * 100
     assert f"{rounds['cost']['runs']} training runs instead of {rounds['cost']['runs_at_max']}" in page
-    assert f"{saved:.0f}% less training time" in page or f"{saved:.1f}% less training time" in page
+    assert f"{share(rounds['cost']['saved_share'])} less training time" in page
 
 
 def test_a_finished_adaptive_study_has_nothing_to_do(adaptive_study):

@@ -166,11 +166,9 @@ def test_seed_rounds_on_slurm_match_the_local_run(cluster, adaptive_study, tmp_p
     initial = config["seeds"]["initial"]
     jobs = 2 + runs + len(rounds["rounds"]) + len(config["experiments"]) + 2 + len(refit) * initial + 2
     assert submitted_jobs(cluster) - before == jobs, "every job but `all` should have gone through sbatch"
-    for name in [
-        "comparison/selection.json",
-        *(f"comparison/rounds/round{k}.json" for k in range(len(rounds["rounds"]))),
-    ]:
-        assert (tmp_path / "results" / name).read_text() == (local / "results" / name).read_text()
+    selection = Path("results") / "comparison" / "selection.json"
+    assert (tmp_path / selection).read_text() == (local / selection).read_text()
+    # rounds.json holds every round's plan file as read back.
     ours = json.loads((tmp_path / "results" / "comparison" / "rounds.json").read_text())
     assert {key: ours[key] for key in ("rounds", "seeds", "reason")} == {
         key: rounds[key] for key in ("rounds", "seeds", "reason")

@@ -14,7 +14,7 @@ from mlpstudy.data import read_prepared, read_summary
 from mlpstudy.evaluation import RUN_METRICS, correct_matrix, load_run, per_class_accuracy
 from mlpstudy.io import atomic_path, read_json, read_npz, write_json
 from mlpstudy.refit import deployed_model
-from mlpstudy.rounds import BOOTSTRAP_DRAWS, PLAN_KEYS, plan_round, rerun_decision, seed_summary
+from mlpstudy.rounds import BOOTSTRAP_DRAWS, PLAN_KEYS, plan_round, rerun_decision, seed_summary, seeds_by_experiment
 from mlpstudy.selection import COST_LABELS, EXACT_COSTS, select_model
 from mlpstudy.stats import (
     calibration,
@@ -274,7 +274,7 @@ def plan_next_round(
     round's plan (`previous`: its file, none in round 0), write this round's `plan` (.json): who is in contention
     and why, whether to stop, and the seeds the next round adds."""
     runs_frame, table, val_correct = _validation_results(settings, metrics, predictions, dataset, summary)
-    seeds = {name: sorted(group["seed"].tolist()) for name, group in runs_frame.groupby("experiment", sort=False)}
+    seeds = seeds_by_experiment(runs_frame)
     last = read_json(previous[0], PLAN_KEYS) if previous else None
     decision = rerun_decision(table, val_correct, settings["selection"])
     planned = plan_round(number, seeds, decision, settings["seed_policy"], last)

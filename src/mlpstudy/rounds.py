@@ -102,11 +102,16 @@ def plan_round(number: int, seeds: dict[str, list[int]], decision: dict, policy:
     }
 
 
+def seeds_by_experiment(runs: pd.DataFrame) -> dict[str, list[int]]:
+    """Each experiment's seeds, in the order of `runs` (one row per run, with `experiment` and `seed`)."""
+    return {name: sorted(group["seed"].tolist()) for name, group in runs.groupby("experiment", sort=False)}
+
+
 def seed_summary(policy: dict, plans: list[dict], runs: pd.DataFrame) -> dict:
     """rounds.json: the policy, every round's plan, the seeds each experiment received, why the rounds stopped,
     and what they cost against training every experiment at `max` seeds (`runs`: one row per run, with
     `experiment`, `seed` and `train_seconds`)."""
-    seeds = {name: sorted(group["seed"].tolist()) for name, group in runs.groupby("experiment", sort=False)}
+    seeds = seeds_by_experiment(runs)
     at_max = policy["max"] if policy["adaptive"] else None
     cost = {"runs": len(runs), "train_seconds": float(runs["train_seconds"].sum())}
     if at_max:
