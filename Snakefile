@@ -29,6 +29,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/model_report.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/refit.smk"
+include: "workflow/rules/deploy.smk"
 include: "workflow/rules/report.smk"
 
 

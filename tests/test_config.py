@@ -70,6 +70,7 @@ def test_nested_settings_merge_key_by_key(schema):
         "cost_order": ["params", "latency_ms_single"],
         "overfit_threshold": 0.02,
     }
+    assert (config["robustness"], config["warning_accuracy"]) == ({"competitors": 2}, 0.995)
 
 
 def test_deep_merge_does_not_mutate_inputs():
@@ -112,6 +113,9 @@ BAD = [
     (lambda c: c["source_study"].update(dataset="emnist"), ["source_study.dataset", "'emnist'", "fashion_mnist"]),
     (lambda c: c["experiments"][0].pop("description"), ["experiments[0]", "description"]),
     (lambda c: c["experiments"][0].update(early_stopping={"patient": 3}), ["early_stopping", "patient", "patience"]),
+    (lambda c: c.update(warning_accuracy=1.0), ["warning_accuracy", "1.0", "< 1"]),
+    (lambda c: c.update(robustness={"competitors": 0}), ["robustness.competitors", "0", ">= 1"]),
+    (lambda c: c.update(robustness={"rivals": 2}), ["robustness", "rivals", "competitors"]),
 ]
 
 

@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from conftest import REPO
@@ -26,6 +27,7 @@ COVERED_ELSEWHERE = {
     "python -m mlpstudy <step> '<JSON object>' ...": "a pattern: every rule runs one such step in the end-to-end tests",
     "snakemake --report report.zip": "tests/test_workflow.py builds that report and checks its contents",
     "snakemake --report": "the same report, named in prose",
+    "python -m mlpstudy predict": "the command named in prose; the README's lines with arguments run below",
 }
 # The options the cluster section adds to its command.
 CLUSTER_OPTIONS = ("--set-resources train:runtime=120", "--slurm-status-command squeue --slurm-no-account")
@@ -82,8 +84,22 @@ def run(folder: Path, command: str) -> subprocess.CompletedProcess:
     return result
 
 
+def with_a_bundle(folder: Path, study_folder: Path) -> None:
+    """The smoke study's bundle in `folder`/results/deploy, and the README's example images: some.png, and
+    my_digits/ with a few MNIST test images."""
+    from PIL import Image
+
+    shutil.copytree(study_folder / "results" / "deploy", folder / "results" / "deploy", dirs_exist_ok=True)
+    with np.load(study_folder / "results" / "data" / "dataset.npz") as data:
+        images = data["x_test"][:3]
+    Image.fromarray(images[0]).save(folder / "some.png")
+    (folder / "my_digits").mkdir(exist_ok=True)
+    for index, image in enumerate(images):
+        Image.fromarray(image).save(folder / "my_digits" / f"{index}.png")
+
+
 @pytest.mark.parametrize("command", readme_commands())
-def test_every_readme_command_runs(command, scratch, mnist_path):
+def test_every_readme_command_runs(command, scratch, mnist_path, request):
     if command in COVERED_ELSEWHERE:
         if command == "make test":
             assert run(scratch, "make -n test").stdout.strip().endswith("pytest -v")
@@ -112,6 +128,14 @@ def test_every_readme_command_runs(command, scratch, mnist_path):
         target = command.split(" ")[1]
         plan = planned_jobs(run(scratch, f"{here} SNAKEMAKE_ARGS=--dry-run"))
         assert plan["report"] == 1, target
+    elif command.startswith("python -m mlpstudy predict"):
+        with_a_bundle(scratch, request.getfixturevalue("study")[0])
+        output = run(scratch, here).stdout
+        if "--help" in command:
+            assert "centre of mass" in output
+        else:
+            images = 3 if "my_digits/" in command else 1
+            assert [len(line.split("\t")) in (3, 4) for line in output.splitlines()] == [True] * images
     elif command == "python -m mlpstudy --help":
         assert "Steps and their arguments:" in run(scratch, here).stdout
     elif "benchmarks/run_benchmark.py" in command:

@@ -159,12 +159,12 @@ def test_seed_rounds_on_slurm_match_the_local_run(cluster, adaptive_study, tmp_p
     run_on_slurm(tmp_path)
     rounds = json.loads((local / "results" / "comparison" / "rounds.json").read_text())
     # prepare_data and data_overview; every run, round plan and model page; decide and evidence; the refit runs
-    # of the pick and the ceiling and their summary; report
+    # of the pick and the ceiling and their summary; the bundle, robustness and model card; report
     pick = json.loads((local / "results" / "comparison" / "selection.json").read_text())["picked"]
     refit = refit_experiments(pick, config["ceiling"])
     runs = sum(len(seeds) for seeds in rounds["seeds"].values())
     initial = config["seeds"]["initial"]
-    jobs = 2 + runs + len(rounds["rounds"]) + len(config["experiments"]) + 2 + len(refit) * initial + 2
+    jobs = 2 + runs + len(rounds["rounds"]) + len(config["experiments"]) + 2 + len(refit) * initial + 5
     assert submitted_jobs(cluster) - before == jobs, "every job but `all` should have gone through sbatch"
     selection = Path("results") / "comparison" / "selection.json"
     assert (tmp_path / selection).read_text() == (local / selection).read_text()

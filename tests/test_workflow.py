@@ -37,8 +37,10 @@ def planned_jobs(result: subprocess.CompletedProcess) -> Counter:
     )
 
 
-# The jobs downstream of any change to the runs: the choice, its evidence, the refit summary and the report.
-AFTER_THE_RUNS = Counter({"decide": 1, "evidence": 1, "summarize_refits": 1, "report": 1, "all": 1})
+# The jobs downstream of any change to the runs: the choice, its evidence, the refit summary, the deploy stage
+# and the report.
+DEPLOY_STAGE = Counter({"deploy_bundle": 1, "robustness": 1, "model_card": 1, "report": 1, "all": 1})
+AFTER_THE_RUNS = Counter({"decide": 1, "evidence": 1, "summarize_refits": 1}) + DEPLOY_STAGE
 
 
 def test_every_output_is_written(study):
@@ -186,7 +188,7 @@ def test_report_is_self_contained(study):
     report = (study[0] / "results" / "report.html").read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", report), "report references the network"
     assert "<script" not in report and "@import" not in report
-    assert report.count('src="data:image/png;base64,') == 3 * 5 + 3 + 9
+    assert report.count('src="data:image/png;base64,') == 3 * 5 + 3 + 9 + 2  # + the robustness figures
 
 
 def test_snakemake_report_holds_every_figure_and_our_report(study):
@@ -300,15 +302,19 @@ def test_deploying_the_ensemble_changes_headline_and_comparisons_without_retrain
     write_config(workdir, {**json.loads(json.dumps(config)), "deploy": "ensemble"})
     try:
         plan = planned_jobs(snakemake(workdir, "--dry-run"))
-        assert plan == Counter({"evidence": 1, "summarize_refits": 1, "report": 1, "all": 1})
+        assert plan == Counter({"evidence": 1, "summarize_refits": 1}) + DEPLOY_STAGE
         snakemake(workdir)
         results = workdir / "results"
         deployed = json.loads((results / "refit" / "deployed.json").read_text())
+        bundle = json.loads((results / "deploy" / "bundle.json").read_text())
         versus = pd.read_csv(results / "comparison" / "versus_pick.csv")
         report = (results / "report.html").read_text()
     finally:
         write_config(workdir, config)
     assert deployed["deploy"] == "ensemble" and deployed["seeds"] == config["seeds"]
+    # The bundle ships the ensemble as one model, and it measures what the refit summary computed.
+    assert (bundle["deploy"], bundle["seeds"]) == ("ensemble", config["seeds"])
+    assert abs(bundle["formats"]["keras"]["accuracy"] - deployed["accuracy"]) <= max(0.0005, 1.5 / 1000)
     assert (versus["deploy"] == "ensemble").all()
     assert f"The model to ship is the ensemble of its {len(config['seeds'])} seeds" in report
     assert "seed-ensemble test accuracy (McNemar mid-p)" in report

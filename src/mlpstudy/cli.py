@@ -24,11 +24,14 @@ STEPS = {
     "decide": "mlpstudy.aggregate:decide",
     "evidence": "mlpstudy.aggregate:evidence",
     "summarize-refits": "mlpstudy.refit:summarize_refits",
+    "deploy-bundle": "mlpstudy.deploy:build_bundle",
+    "robustness": "mlpstudy.robustness:evaluate_robustness",
+    "model-card": "mlpstudy.card:model_card",
     "report": "mlpstudy.report:render_report",
 }
 # Steps that end without TensorFlow's teardown at interpreter exit, which adds about a second to each training
 # job; every output is written and closed by then.
-WITHOUT_TEARDOWN = {"train", "refit"}
+WITHOUT_TEARDOWN = {"train", "refit", "deploy-bundle", "robustness"}
 
 
 def step_function(name: str):
@@ -37,7 +40,14 @@ def step_function(name: str):
 
 
 def usage() -> str:
-    lines = [__doc__.strip(), "", "Steps and their arguments:"]
+    lines = [
+        __doc__.strip(),
+        "",
+        "python -m mlpstudy predict <bundle> <images...> classifies images with a deployed bundle (results/deploy);",
+        "python -m mlpstudy predict --help says how.",
+        "",
+        "Steps and their arguments:",
+    ]
     for name in STEPS:
         function = step_function(name)
         summary = (function.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
@@ -69,8 +79,51 @@ def parse(argv: list[str]):
     return function, arguments, None
 
 
+def predict_command(argv: list[str]) -> int:
+    """`python -m mlpstudy predict <bundle> <images...>`: one line per image; 1 if any file could not be read."""
+    import argparse
+
+    from mlpstudy.images import PREPARATION
+
+    parser = argparse.ArgumentParser(
+        prog="python -m mlpstudy predict",
+        description="Classify images with a deployed model bundle (results/deploy). Prints one tab-separated line "
+        "per image: file, predicted class, its probability, and a warning when the probability is below the "
+        "bundle's threshold (chosen on validation images; see its MODEL_CARD.md). " + PREPARATION,
+    )
+    parser.add_argument("bundle", help="the bundle's folder, e.g. results/deploy")
+    parser.add_argument("images", nargs="+", help="PNG or JPEG files, .npz files, or folders of them")
+    parser.add_argument(
+        "--format",
+        choices=("tflite", "keras"),
+        default="tflite",
+        help="which of the bundle's two model files to run (default: tflite, which needs no TensorFlow import)",
+    )
+    parser.add_argument("--threshold", type=float, help="warn below this probability instead of the bundle's")
+    options = parser.parse_args(argv)
+    from mlpstudy.deploy import predict
+    from mlpstudy.io import StudyError
+
+    failed = 0
+    try:
+        for label, name, probability, warning in predict(
+            options.bundle, options.images, options.format, options.threshold
+        ):
+            if name is None:
+                failed += 1
+                print(f"mlpstudy predict: error: {warning}", file=sys.stderr)
+            else:
+                print("\t".join([label, name, f"{probability:.4f}", *([f"WARNING: {warning}"] if warning else [])]))
+    except StudyError as error:
+        print(f"mlpstudy predict: error: {error}", file=sys.stderr)
+        return 2
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["predict"]:
+        return predict_command(argv[1:])
     if argv in (["-h"], ["--help"]):
         print(usage())
         return 0

@@ -172,10 +172,9 @@ def validate_config(config: dict, schema: dict) -> dict:
     builtin = schema["properties"]["defaults"]["default"]
     base = deep_merge(builtin, resolved.get("defaults", {}))
     resolved["defaults"] = base
-    resolved["selection"] = deep_merge(
-        {k: v["default"] for k, v in schema["properties"]["selection"]["properties"].items()},
-        resolved.get("selection", {}),
-    )
+    for key in ("selection", "robustness"):  # objects whose keys each have a default
+        properties = schema["properties"][key]["properties"]
+        resolved[key] = deep_merge({k: v["default"] for k, v in properties.items()}, resolved.get(key, {}))
     if resolved["source_study"] is not None:
         source_defaults = schema["properties"]["source_study"]["properties"]
         resolved["source_study"] = {"dataset": source_defaults["dataset"]["default"], **resolved["source_study"]}

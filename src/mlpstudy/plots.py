@@ -432,3 +432,55 @@ def reliability_diagram(reliability: dict[str, list[dict]], path):
     axis.legend(fontsize=8, loc="upper left")
     figure.tight_layout()
     return save(figure, path)
+
+
+def accuracy_under_corruption(table: pd.DataFrame, corruptions: dict[str, str], path):
+    """Test accuracy against severity (0 = clean images), one panel per corruption, one line per model with
+    its 95% interval as error bars."""
+    columns = 4
+    rows = int(np.ceil(len(corruptions) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 3.4, rows * 3.0), sharey=True)
+    axes = np.atleast_1d(axes).ravel()
+    clean = table[table["corruption"] == "none"]
+    models = list(dict.fromkeys(table["model"]))
+    colors = dict(zip(models, sns.color_palette("tab10")))
+    for axis, (corruption, title) in zip(axes, corruptions.items()):
+        for name in models:
+            frame = pd.concat([clean, table[table["corruption"] == corruption]])
+            frame = frame[frame["model"] == name].sort_values("severity")
+            accuracy = frame["accuracy"] * 100
+            errors = [(accuracy - frame["low"] * 100).clip(lower=0), (frame["high"] * 100 - accuracy).clip(lower=0)]
+            style = {"linestyle": "--", "color": "black"} if frame["role"].iloc[0] == "deployed" else {}
+            axis.errorbar(
+                frame["severity"],
+                accuracy,
+                yerr=np.nan_to_num(errors),
+                marker="o",
+                capsize=3,
+                label=name,
+                **({"color": colors[name]} | style),
+            )
+        axis.set_title(title, fontsize=10)
+        axis.set_xticks([0, 1, 2, 3])
+        axis.set_xlabel("severity (0 = clean)")
+    for axis in axes[len(corruptions) :]:
+        axis.axis("off")
+    axes[0].set_ylabel("test accuracy, %")
+    axes[0].set_ylim(0, 100)
+    handles, labels = axes[0].get_legend_handles_labels()
+    (axes[len(corruptions)] if len(corruptions) < len(axes) else axes[0]).legend(
+        handles, labels, fontsize=8, loc="center"
+    )
+    figure.suptitle("Accuracy on corrupted test images (95% intervals)")
+    figure.tight_layout()
+    return save(figure, path)
+
+
+def corruption_examples(examples: dict[tuple[str, int], np.ndarray], corruptions: dict[str, str], path):
+    """The first test image, clean and under every corruption and severity: one row per corruption."""
+    images, captions = [], []
+    for corruption, title in corruptions.items():
+        for severity in (0, 1, 2, 3):
+            images.append(examples[("none", 0) if severity == 0 else (corruption, severity)][0])
+            captions.append(f"{title}\n{'clean' if severity == 0 else f'severity {severity}'}")
+    return image_grid(images, captions, "The corruptions, on the first test image", path, columns=4)

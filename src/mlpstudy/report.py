@@ -18,9 +18,12 @@ import pandas as pd
 import yaml
 
 from mlpstudy.aggregate import SIGNIFICANCE, VERSUS_PICK_COLUMNS
+from mlpstudy.corruptions import CORRUPTIONS
 from mlpstudy.data import DATASETS, PREPROCESSING, read_summary
-from mlpstudy.io import check_file, read_csv, read_json, read_png, write_text
+from mlpstudy.deploy import check_manifest
+from mlpstudy.io import check_file, read_csv, read_json, read_png, reading, write_text
 from mlpstudy.refit import read_refits
+from mlpstudy.robustness import rank_changes, read_robustness
 from mlpstudy.summary import (
     executive_summary,
     p_text,
@@ -29,12 +32,24 @@ from mlpstudy.summary import (
     reproduction_rows,
     reproduction_shift,
     reproduction_verdict,
+    robustness_sentence,
     seeds_received,
     share,
     signed_pp,
 )
 
-PACKAGES = ["tensorflow-cpu", "keras", "numpy", "pandas", "snakemake", "papermill", "matplotlib", "seaborn", "jinja2"]
+PACKAGES = [
+    "tensorflow-cpu",
+    "keras",
+    "ai-edge-litert",
+    "numpy",
+    "pandas",
+    "snakemake",
+    "papermill",
+    "matplotlib",
+    "seaborn",
+    "jinja2",
+]
 
 
 def embed_png(path: str | Path) -> str:
@@ -76,6 +91,29 @@ def provenance(settings: dict) -> dict:
     }
 
 
+def markdown_html(path: str | Path) -> str:
+    """A Markdown file (the model card) as HTML for the page; raw HTML in it is escaped."""
+    import mistune
+
+    with reading(path, "Markdown file"):
+        text = Path(path).read_text()
+    return mistune.create_markdown(escape=True, plugins=["table"])(text)
+
+
+def robustness_rows(table: pd.DataFrame) -> list[dict]:
+    """The robustness table for the page: one row per setting, each model's accuracy and interval."""
+    rows = []
+    for (corruption, severity), group in table.groupby(["corruption", "severity"], sort=False):
+        rows.append(
+            {
+                "corruption": CORRUPTIONS.get(corruption, "Clean test images"),
+                "setting": group["setting"].iloc[0],
+                "models": group.set_index("model")[["accuracy", "low", "high", "role"]].to_dict("index"),
+            }
+        )
+    return rows
+
+
 def stage_timing(benchmarks: dict[str, list[str]]) -> list[dict]:
     """Per stage (`benchmarks`: stage -> the Snakemake benchmark files of its jobs): number of jobs, summed and
     median job seconds, and the largest peak memory."""
@@ -114,6 +152,10 @@ def render_report(
     model_reports: dict[str, str],
     benchmarks: list[tuple[str, list[str]]],
     refit_benchmarks: list[str],
+    card: str,
+    robustness: str,
+    robustness_figure: str,
+    examples_figure: str,
     check: list[str],
     html: str,
     refits: str | None = None,
@@ -125,10 +167,12 @@ def render_report(
     refits: the deployed model is then the pick's selection run, from `facts`), the figures (comparison
     figures by key; data figures and each experiment's figures as (title, file) pairs in page order), each
     experiment's notebook page (linked), and the job benchmarks as (stage, files) pairs in table order
-    (`refit_benchmarks`: the refit runs'). First it checks every file in `check` (the study's other outputs),
+    (`refit_benchmarks`: the refit runs'), the model card (`card`, Markdown) and the robustness table and figures.
+    First it checks every file in `check` (the study's other outputs),
     so that no report is written over a damaged result."""
     for path in check:
         check_file(path)
+    check_manifest(Path(card).parent)
     table = read_csv(comparison, ("experiment", "label", "test_accuracy", "val_accuracy"))
     table["label"] = table["label"].fillna("")
     choice = read_json(selection, ("picked",))
@@ -154,6 +198,7 @@ def render_report(
         for row in table.to_dict("records")
     ]
     refit_table = read_refits(refits) if refits else None
+    robustness_table = read_robustness(robustness)
     source, source_elsewhere = settings["source_study"], None
     # Published numbers for another dataset are no yardstick for this run: say so instead of comparing.
     if source is not None and source["dataset"] != data_summary["dataset"]:
@@ -177,17 +222,27 @@ def render_report(
         experiments=experiments,
         selection=choice,
         facts=facts_json,
-        summary=executive_summary(
-            table,
-            choice,
-            versus_table,
-            best_table,
-            facts_json,
-            data_summary["item"],
-            deployed_model,
-            seed_rounds,
-            refit_table,
-        ),
+        summary=[
+            *executive_summary(
+                table,
+                choice,
+                versus_table,
+                best_table,
+                facts_json,
+                data_summary["item"],
+                deployed_model,
+                seed_rounds,
+                refit_table,
+            ),
+            robustness_sentence(robustness_table, rank_changes(robustness_table)),
+        ],
+        card=markdown_html(card),
+        card_file=link(card),
+        bundle_folder=Path(card).parent.as_posix(),
+        robustness=robustness_rows(robustness_table),
+        robustness_models=list(dict.fromkeys(robustness_table["model"])),
+        robustness_file=link(robustness),
+        robustness_figures={"accuracy": embed_png(robustness_figure), "examples": embed_png(examples_figure)},
         deployed=deployed_model,
         refits=[]
         if refit_table is None

@@ -195,6 +195,38 @@ def rounds_sentence(rounds: dict) -> str | None:
     )
 
 
+def robustness_sentence(table: pd.DataFrame, changes: pd.DataFrame) -> str:
+    """Whether the pick's rank among the experiments evaluated on corrupted test images (robustness.csv) differs
+    from its rank on the clean images, where (`changes`: robustness.rank_changes), and whether the leader's
+    advantage there is beyond seed and test-set noise."""
+    experiments = table[(table["corruption"] == "none") & (table["role"] != "deployed")]
+    pick = experiments.loc[experiments["role"] == "pick"].iloc[0]
+    settings = table[table["corruption"] != "none"][["corruption", "severity"]].drop_duplicates()
+    head = (
+        f"On corrupted copies of the test images ({len(settings)} settings: noise, shifts, rotations, blur, thicker "
+        f"and thinner strokes, contrast loss), the pick {pick['model']}, rank {int(pick['rank'])} of "
+        f"{len(experiments)} on clean images among the experiments evaluated ({', '.join(experiments['model'])})"
+    )
+    if changes.empty:
+        return f"{head}, keeps that rank in every setting."
+    places = [
+        f"{row.setting} (rank {row.rank}"
+        + (
+            ""
+            if row.leader == pick["model"]
+            else f", {row.leader} ahead by "
+            f"{signed_pp(row.lead)} [{signed_pp(row.lead_low)}, {signed_pp(row.lead_high)}]"
+        )
+        + ")"
+        for row in changes.itertuples()
+    ]
+    beyond = int((changes["lead_low"] > 0).sum())
+    return (
+        f"{head}, ranks differently in {len(changes)} of them: {'; '.join(places)}. The leader's advantage over the "
+        f"pick is beyond seed and test-set noise in {beyond} of these settings."
+    )
+
+
 def executive_summary(
     table: pd.DataFrame,
     selection: dict,

@@ -1,9 +1,11 @@
 import os
 import re
+import shlex
 import sys
 import time
 from pathlib import Path
 
+import yaml
 from snakemake.exceptions import WorkflowError
 
 from mlpstudy.config import (
@@ -17,6 +19,7 @@ from mlpstudy.config import (
 )
 from mlpstudy.io import params_json, read_json
 from mlpstudy.models import ENGINE_VERSION, training_flop
+from mlpstudy.robustness import closest_competitors
 
 REPO = Path(workflow.basedir)
 NOTEBOOKS = REPO / "notebooks"
@@ -357,6 +360,9 @@ def fixed_benchmarks():
         ["model_report", expand(rules.model_report.benchmark, experiment=EXPERIMENTS)],
         ["decide", [rules.decide.benchmark]],
         ["evidence", [rules.evidence.benchmark]],
+        ["deploy_bundle", [rules.deploy_bundle.benchmark]],
+        ["robustness", [rules.robustness.benchmark]],
+        ["model_card", [rules.model_card.benchmark]],
     ]
 
 
@@ -396,6 +402,9 @@ def planned_files():
         *rules.evidence.output,
         *(refit_outputs(config["ceiling"]) if refit else []),
         *(rules.summarize_refits.output if config["refit"] else []),
+        *rules.deploy_bundle.output,
+        *rules.robustness.output,
+        *rules.model_card.output,
         *[path for _, paths in fixed_benchmarks() for path in paths],
     ]
 
@@ -421,3 +430,56 @@ def pick_refit_outputs(wildcards):
     in a dry run's plan."""
     pick = picked() if config["refit"] else config["ceiling"]
     return [] if pick == config["ceiling"] else refit_outputs(pick)
+
+
+# The bundle to ship (deploy.smk).
+
+
+def deploy_path(name):
+    return study_path(f"results/deploy/{name}")
+
+
+def deployed_runs():
+    """The deployed object's runs, as (experiment, stage, seeds): the pick's refit runs (its selection runs
+    without refit) of the first seed, or of every seed for an ensemble, as summarize_refits and evidence
+    describe it."""
+    pick, stage = picked(), "refit" if config["refit"] else "experiments"
+    if config["deploy"] == "single":
+        return pick, stage, FIRST_SEEDS[:1]
+    return pick, stage, FIRST_SEEDS if config["refit"] else experiment_seeds(pick)
+
+
+def bundle_inputs(wildcards):
+    """The deployed object's models, and the same seeds' validation predictions from the pick's selection runs
+    (which did not train on the validation images) for the warning threshold."""
+    pick, stage, seeds = deployed_runs()
+    return {
+        "models": run_files("model", pick, seeds, stage),
+        "validation_predictions": run_files("predictions", pick, seeds),
+    }
+
+
+def robustness_experiments():
+    """The pick and its closest competitors on validation."""
+    pick = picked()
+    runs = checkpoints.decide.get().output.runs
+    return [pick, *closest_competitors(runs, pick, config["robustness"]["competitors"])]
+
+
+def robustness_models(wildcards):
+    return [path for name in robustness_experiments() for path in run_files("model", name, FIRST_SEEDS)]
+
+
+def _config_value(value):
+    return value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True).strip()
+
+
+def reproduce_command():
+    """The command line that rebuilds the bundle: this run's study config files and --config values, with the
+    bundle's MANIFEST as the target (before them: --configfile and --config take every value that follows)."""
+    words = ["snakemake", "--cores", "2", deploy_path("MANIFEST")]
+    if workflow.config_settings.configfiles:
+        words += ["--configfile", *(os.path.relpath(path) for path in workflow.config_settings.configfiles)]
+    if workflow.config_settings.config:
+        words += ["--config", *(f"{k}={_config_value(v)}" for k, v in workflow.config_settings.config.items())]
+    return shlex.join(words)

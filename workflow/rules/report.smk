@@ -15,6 +15,10 @@ rule report:
         probability_best=rules.evidence.output.probability_best,
         facts=rules.evidence.output.facts,
         refit_benchmarks=refit_benchmarks,
+        card=rules.model_card.output.card,
+        robustness=rules.robustness.output.table,
+        robustness_figure=rules.robustness.output.figure,
+        examples_figure=rules.robustness.output.examples_figure,
         # Every promised file: the report checks each before it renders, so that it vouches for all of them.
         check=lambda wildcards: study_files() + pick_refit_outputs(wildcards),
     output:
