@@ -369,6 +369,55 @@ def seed_rounds(results: Path) -> dict:
     }
 
 
+def predict_check(results: Path) -> dict:
+    """The finished study's bundle as a user meets it: `python -m mlpstudy predict` on every test image exported
+    as a PNG file (accuracy against the bundle's own, per format, and its time), and on a 7 drawn black on white."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    bundle = json.loads((results / "deploy" / "bundle.json").read_text())
+    data = np.load(results / "data" / "dataset.npz")
+    check = {"images": len(data["y_test"]), "formats": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        for index, image in enumerate(data["x_test"]):
+            Image.fromarray(image).save(Path(folder) / f"{index:05d}.png")
+        for model_format in ("tflite", "keras"):
+            start = time.perf_counter()
+            lines = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "mlpstudy",
+                    "predict",
+                    str(results / "deploy"),
+                    folder,
+                    "--format",
+                    model_format,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.splitlines()
+            seconds = time.perf_counter() - start
+            predicted = np.array([int(line.split("\t")[1]) for line in lines])
+            check["formats"][model_format] = {
+                "predict_accuracy": float(np.mean(predicted == data["y_test"])),
+                "bundle_accuracy": bundle["formats"][model_format]["accuracy"],
+                "seconds": seconds,
+            }
+        drawing = Image.new("L", (160, 220), color=255)
+        ImageDraw.Draw(drawing).line([(40, 30), (110, 30), (60, 190)], fill=0, width=14)
+        drawing.save(Path(folder) / "seven.png")
+        line = subprocess.run(
+            [sys.executable, "-m", "mlpstudy", "predict", str(results / "deploy"), str(Path(folder) / "seven.png")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    check["drawn_seven"] = line.split("\t")[1:]
+    return check
+
+
 def study_benchmark(data_path: str, cores: int, gemm_gflops: float, keep: bool) -> dict:
     """Wall time of the full default study from empty results/, then of a no-op rerun (three times); peak memory
     per job; job seconds per stage; training arithmetic and the efficiency it implies; what the seed rounds
@@ -399,6 +448,7 @@ def study_benchmark(data_path: str, cores: int, gemm_gflops: float, keep: bool) 
         by_stage.setdefault(path.relative_to(results / "benchmarks").parts[0].removesuffix(".tsv"), []).append(path)
     stages = stage_timing(by_stage)
     rounds = seed_rounds(results)
+    predict = predict_check(results)
     if not keep:
         shutil.rmtree(workdir)
     largest = max(rss, key=rss.get)
@@ -413,6 +463,7 @@ def study_benchmark(data_path: str, cores: int, gemm_gflops: float, keep: bool) 
         "peak_rss_job": largest,
         "stages": stages,
         "seed_rounds": rounds,
+        "predict": predict,
         "folder": str(workdir) if keep else None,
     }
 
@@ -546,6 +597,17 @@ def markdown(report: dict) -> str:
             + f". {rounds['train_jobs']} training jobs, {rounds['train_job_seconds']:.0f} job seconds: "
             f"{100 * rounds['ratio']:.0f}% of the {rounds['uniform_train_job_seconds']:.0f} job seconds estimated for "
             f"every experiment on {UNIFORM_SEEDS} seeds (each experiment's runs at its own mean job seconds)."
+        )
+        predict = study["predict"]
+        lines.append(
+            f"Its bundle through `python -m mlpstudy predict`, on the {predict['images']:,} test images exported as "
+            "PNG files: "
+            + ", ".join(
+                f"{name} {100 * row['predict_accuracy']:.2f}% (the bundle states {100 * row['bundle_accuracy']:.2f}%) "
+                f"in {row['seconds']:.1f} s"
+                for name, row in predict["formats"].items()
+            )
+            + f"; a 7 drawn black on white at 160 x 220 px: read as {' '.join(predict['drawn_seven'])}."
         )
     if "rounds" in report:
         rounds = report["rounds"]

@@ -418,18 +418,27 @@ def test_a_damaged_result_is_named_in_one_line_and_rebuilt_by_the_command_given(
     assert "Nothing to be done" in snakemake(workdir, "--dry-run").stdout
 
 
-def test_a_damaged_file_that_no_step_parses_is_named_by_the_report_on_a_plain_rerun(study):
+def test_a_damaged_model_is_named_on_a_plain_rerun(study):
     workdir, _ = up_to_date(study)
     model = Path("results/experiments/softmax_regression/seed0/model.keras")
     (workdir / model).write_bytes((workdir / model).read_bytes()[:2000])
     result = snakemake(workdir, check=False)
     assert result.returncode == 1
+    # The robustness stage loads every evaluated experiment's models (the smoke study's three).
     assert (
-        f"mlpstudy report: error: {model} is damaged: not a readable .keras archive (BadZipFile: File is not a "
+        f"mlpstudy robustness: error: {model} is damaged: not a readable .keras archive (BadZipFile: File is not a "
         f"zip file). Rebuild it and everything that depends on it: snakemake --cores 2 --forcerun {model}"
     ) in result.stdout + result.stderr
     snakemake(workdir, "--forcerun", str(model))
     assert zipfile.ZipFile(workdir / model).testzip() is None
+    assert "Nothing to be done" in snakemake(workdir, "--dry-run").stdout
+    # A file that no step parses: the report checks every file it vouches for before it writes a page.
+    page = Path("results/experiments/mlp_64x1/model_report.html")
+    (workdir / page).write_text((workdir / page).read_text()[:5000])
+    result = snakemake(workdir, check=False)
+    assert result.returncode == 1
+    assert f"mlpstudy report: error: {page} is damaged: the page ends before </html>" in result.stdout + result.stderr
+    snakemake(workdir, "--forcerun", str(page))
     assert "Nothing to be done" in snakemake(workdir, "--dry-run").stdout
 
 

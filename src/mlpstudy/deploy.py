@@ -18,7 +18,7 @@ import numpy as np
 
 from mlpstudy.data import PREPROCESSING, read_prepared, read_summary, to_inputs
 from mlpstudy.evaluation import per_class_accuracy
-from mlpstudy.io import StudyError, atomic_path, read_json, read_npz, write_json
+from mlpstudy.io import StudyError, atomic_path, check_file, read_json, read_npz, write_json
 from mlpstudy.stats import calibration, wilson_interval
 
 log = logging.getLogger("mlpstudy.deploy")
@@ -61,15 +61,10 @@ def tflite_interpreter(path: str | Path, batch: int):
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path), num_threads=1)
-    interpreter.resize_tensor_input(
-        interpreter.get_input_details()[0]["index"], [batch, interpreter_width(interpreter)]
-    )
+    pixels = interpreter.get_input_details()[0]
+    interpreter.resize_tensor_input(pixels["index"], [batch, int(pixels["shape"][-1])])
     interpreter.allocate_tensors()
     return interpreter
-
-
-def interpreter_width(interpreter) -> int:
-    return int(interpreter.get_input_details()[0]["shape"][-1])
 
 
 def tflite_probabilities(path: str | Path, inputs: np.ndarray) -> np.ndarray:
@@ -193,6 +188,8 @@ def build_bundle(
     preprocessing = str(arrays["preprocessing"])
     x_test, y_test = to_inputs(arrays["x_test"], preprocessing), arrays["y_test"].astype(np.int64)
 
+    for path in models:
+        check_file(path)  # a damaged model is named, with the command that rebuilds it
     members = [keras.models.load_model(path, compile=False) for path in models]
     if len(members) == 1:
         model = members[0]

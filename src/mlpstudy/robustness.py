@@ -16,7 +16,7 @@ import pandas as pd
 
 from mlpstudy.corruptions import CORRUPTIONS, corrupted_sets, describe
 from mlpstudy.data import read_prepared, to_inputs
-from mlpstudy.io import atomic_path, read_csv
+from mlpstudy.io import atomic_path, check_file, read_csv
 from mlpstudy.stats import expected_accuracy_interval, paired_difference, wilson_interval
 
 log = logging.getLogger("mlpstudy.robustness")
@@ -121,21 +121,24 @@ def evaluate_robustness(
     table: str,
     figure: str,
     examples_figure: str,
+    threads: int = 1,
 ) -> pd.DataFrame:
     """Accuracy of the deployed model (`deployed_model`, .keras) and of each experiment's selection-run models
     (`models`: settings["experiments"] in order, each with len(settings["seeds"]) files in seed order) on the
     clean and corrupted test images of `dataset`; writes the table (.csv), its figure and a figure of example
-    corrupted images. settings["pick"] names the pick among settings["experiments"]."""
+    corrupted images, on `threads` threads. settings["pick"] names the pick among settings["experiments"]."""
     from mlpstudy.deploy import keras_probabilities
     from mlpstudy.plots import accuracy_under_corruption, corruption_examples
     from mlpstudy.training import configure_tensorflow
 
-    configure_tensorflow(threads=1, seed=0)
+    configure_tensorflow(threads=threads, seed=0)
     import keras
 
     names, n_seeds = settings["experiments"], len(settings["seeds"])
     if len(models) != len(names) * n_seeds:
         raise ValueError(f"expected {len(names)} x {n_seeds} model files, got {len(models)}")
+    for path in [deployed_model, *models]:
+        check_file(path)  # a damaged model is named, with the command that rebuilds it
     loaded = {DEPLOYED: [keras.models.load_model(deployed_model, compile=False)]}
     for i, name in enumerate(names):
         loaded[name] = [

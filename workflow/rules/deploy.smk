@@ -65,6 +65,8 @@ rule robustness:
         study_path("results/benchmarks/robustness.tsv")
     conda:
         ENVIRONMENT
+    # Prediction only: a second thread speeds it up, and it runs at the study's end, when a core is free.
+    threads: 2
     params:
         settings=step_settings(
             settings=lambda wildcards: {
@@ -73,7 +75,7 @@ rule robustness:
                 "pick": picked(),
             }
         ),
-        files=step_files(),
+        files=step_files(with_threads=True),
     shell:
         "python -m mlpstudy robustness {params.settings:q} {params.files:q} 2> {log}"
 
