@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from mlpstudy.deploy import ensemble_model, flagged_summary, warning_threshold
-from mlpstudy.robustness import DEPLOYED, closest_competitors, rank_changes, robustness_table
+from mlpstudy.robustness import DEPLOYED, rank_changes, robustness_table
+from mlpstudy.selection import closest_competitors
 from mlpstudy.summary import robustness_sentence
 
 SETS = [("none", 0, "clean test images"), ("shift", 3, "shift 3 px"), ("blur", 1, "blur σ = 0.6 px")]

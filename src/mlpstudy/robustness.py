@@ -40,14 +40,6 @@ ROBUSTNESS_COLUMNS = [
 ]
 
 
-def closest_competitors(runs: str, pick: str, count: int) -> list[str]:
-    """The `count` experiments other than `pick` with the highest mean validation accuracy (runs.csv), best
-    first; ties keep the table's order."""
-    table = read_csv(runs, ("experiment", "val_accuracy"))
-    means = table.groupby("experiment", sort=False)["val_accuracy"].mean().drop(pick, errors="ignore")
-    return means.sort_values(ascending=False, kind="stable").index[:count].tolist()
-
-
 def _sets(images: np.ndarray):
     """The clean test images, then every corrupted copy: (corruption, severity, setting, images)."""
     yield CLEAN, 0, "clean test images", images

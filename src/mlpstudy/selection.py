@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mlpstudy.io import read_csv
+
 # What the rule may see. Selecting on test data would make the reported test accuracy optimistic.
 VALIDATION_COLUMNS = ["experiment", "val_accuracy", "generalization_gap", "generalization_gap_low"]
 COST_LABELS = {
@@ -140,3 +142,11 @@ def decision_draws(
         _, tied[row], _, picked = rule.apply(np.asarray(draw, dtype=float))
         picks.append(rule.names[picked])
     return np.array(picks), tied
+
+
+def closest_competitors(runs: str, pick: str, count: int) -> list[str]:
+    """The `count` experiments other than `pick` with the highest mean validation accuracy (runs.csv), best
+    first; ties keep the table's order."""
+    table = read_csv(runs, ("experiment", "val_accuracy"))
+    means = table.groupby("experiment", sort=False)["val_accuracy"].mean().drop(pick, errors="ignore")
+    return means.sort_values(ascending=False, kind="stable").index[:count].tolist()

@@ -19,6 +19,7 @@ from mlpstudy.config import (
 )
 from mlpstudy.io import params_json, read_json
 from mlpstudy.models import ENGINE_VERSION, training_flop
+from mlpstudy.selection import closest_competitors
 
 REPO = Path(workflow.basedir)
 NOTEBOOKS = REPO / "notebooks"
@@ -460,8 +461,6 @@ def bundle_inputs(wildcards):
 
 def robustness_experiments():
     """The pick and its closest competitors on validation."""
-    from mlpstudy.robustness import closest_competitors  # here: its imports would slow every Snakemake start
-
     pick = picked()
     runs = checkpoints.decide.get().output.runs
     return [pick, *closest_competitors(runs, pick, config["robustness"]["competitors"])]
