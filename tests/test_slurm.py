@@ -137,8 +137,8 @@ def test_smoke_study_on_slurm_matches_the_local_run(cluster, study, tmp_path):
     pick = json.loads((local / "results" / "comparison" / "selection.json").read_text())["picked"]
     refit = refit_experiments(pick, config.get("ceiling"))
     # prepare_data and data_overview; per experiment its runs and its model page; decide and evidence; the refit
-    # runs of the pick and the ceiling and their summary; report
-    jobs = 2 + len(config["experiments"]) * (len(config["seeds"]) + 1) + 2 + len(refit) * len(config["seeds"]) + 2
+    # runs of the pick and the ceiling and their summary; the bundle, robustness and model card; report
+    jobs = 2 + len(config["experiments"]) * (len(config["seeds"]) + 1) + 2 + len(refit) * len(config["seeds"]) + 5
     assert submitted == jobs, "every job but `all` should have gone through sbatch"
     runs = [("experiments", experiment["name"]) for experiment in config["experiments"]] + [("refit", n) for n in refit]
     assert_same_runs(tmp_path, local, runs, config["seeds"])

@@ -244,7 +244,7 @@ def build_bundle(
         "preprocessing": {
             "name": preprocessing,
             "description": PREPROCESSING[preprocessing],
-            "image": "28 x 28 greyscale, uint8, the digit light (up to 255) on a dark (0) background",
+            "image": f"28 x 28 greyscale, uint8, the {facts['item']} light (up to 255) on a dark (0) background",
             "input_shape": [None, int(x_test.shape[1])],
             "input_dtype": "float32",
         },
