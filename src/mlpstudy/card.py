@@ -13,7 +13,7 @@ import pandas as pd
 from mlpstudy.deploy import KERAS_FILE, TFLITE_FILE, sha256_file
 from mlpstudy.io import read_json, write_text
 from mlpstudy.refit import read_refits
-from mlpstudy.report import code_version, package_versions, provenance
+from mlpstudy.report import package_versions, provenance
 from mlpstudy.robustness import rank_changes, read_robustness
 from mlpstudy.summary import pct, pp, robustness_sentence, share, signed_pp, span
 
@@ -65,7 +65,6 @@ def card_text(
         hardest=deployed.loc[deployed["accuracy"].idxmin()],
         robustness_sentence=robustness_sentence(robustness, rank_changes(robustness)),
         provenance=provenance(settings),
-        code=code_version(),
         versions=package_versions(),
         command=command,
         files={name: bundle["formats"][key] for key, name in (("keras", KERAS_FILE), ("tflite", TFLITE_FILE))},

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from mlpstudy.data import PREPROCESSING, read_prepared, read_summary, to_inputs
-from mlpstudy.evaluation import per_class_accuracy
 from mlpstudy.io import StudyError, atomic_path, check_file, read_json, read_npz, write_json
 from mlpstudy.stats import calibration, wilson_interval
 
@@ -108,13 +107,10 @@ def accuracy_with_interval(probabilities: np.ndarray, labels: np.ndarray) -> dic
 
 
 def per_class_table(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str]) -> list[dict]:
-    accuracies = per_class_accuracy(labels, probabilities.argmax(axis=1), len(class_names))
-    rows = []
-    for k, name in enumerate(class_names):
-        n = int(np.sum(labels == k))
-        low, high = wilson_interval(round(accuracies[k] * n), n)
-        rows.append({"class": name, "images": n, "accuracy": float(accuracies[k]), "low": low, "high": high})
-    return rows
+    return [
+        {"class": name, **accuracy_with_interval(probabilities[labels == k], labels[labels == k])}
+        for k, name in enumerate(class_names)
+    ]
 
 
 def _spread(samples_ms: list[float]) -> dict:

@@ -199,6 +199,7 @@ def render_report(
     ]
     refit_table = read_refits(refits) if refits else None
     robustness_table = read_robustness(robustness)
+    robustness_words = robustness_sentence(robustness_table, rank_changes(robustness_table))
     source, source_elsewhere = settings["source_study"], None
     # Published numbers for another dataset are no yardstick for this run: say so instead of comparing.
     if source is not None and source["dataset"] != data_summary["dataset"]:
@@ -234,8 +235,9 @@ def render_report(
                 seed_rounds,
                 refit_table,
             ),
-            robustness_sentence(robustness_table, rank_changes(robustness_table)),
+            robustness_words,
         ],
+        robustness_sentence=robustness_words,
         card=markdown_html(card),
         card_file=link(card),
         bundle_folder=Path(card).parent.as_posix(),
