@@ -232,31 +232,47 @@ def side_by_side(spec: dict, dataset: Path, epochs: int) -> dict:
 
 
 def job_fixed_cost(spec: dict, dataset: Path, epochs: int) -> dict:
-    """One training job as Snakemake runs it (python -m mlpstudy train, `epochs` epochs): its wall time, and
-    what it costs beyond training, i.e. the wall time less `epochs` steady-state epochs (the median epoch from
-    the second on): starting Python, importing TensorFlow, reading the data, compiling, predicting, timing
-    latency, saving."""
+    """Training jobs as Snakemake runs them (python -m mlpstudy train, `epochs` epochs), of one seed and of a
+    block of three: each one's wall time, and what it costs beyond training, i.e. the wall time less its
+    steady-state epochs (the median epoch from the second on): starting Python, importing TensorFlow, reading
+    the data, compiling, and per seed predicting, timing latency and saving."""
     from mlpstudy.models import ENGINE_VERSION
 
     spec = {**spec, "epochs": epochs, "early_stopping": {**spec["early_stopping"], "enabled": False}}
-    with tempfile.TemporaryDirectory() as run_dir:
-        settings = {"spec": spec, "seed": 0, "engine_version": ENGINE_VERSION}
-        names = {"model": "model.keras", "history": "history.csv", "metrics": "metrics.json", "predictions": "p.npz"}
-        files = {"threads": 1, "dataset": str(dataset), **{key: f"{run_dir}/{name}" for key, name in names.items()}}
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "mlpstudy", "train", json.dumps(settings), json.dumps(files)],
-            check=True,
-            capture_output=True,
-        )
-        wall = time.perf_counter() - start
-        seconds = [float(line.split(",")[-1]) for line in Path(files["history"]).read_text().splitlines()[1:]]
-    steady = statistics.median(seconds[1:])
+    names = {"model": "model.keras", "history": "history.csv", "metrics": "metrics.json", "predictions": "p.npz"}
+    measured = {}
+    for seeds in ([0], [0, 1, 2]):
+        with tempfile.TemporaryDirectory() as run_dir:
+            settings = {"spec": spec, "seeds": seeds, "engine_version": ENGINE_VERSION}
+            files = {key: [f"{run_dir}/{seed}{name}" for seed in seeds] for key, name in names.items()}
+            start = time.perf_counter()
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "mlpstudy",
+                    "train",
+                    json.dumps(settings),
+                    json.dumps({**files, "threads": 1, "dataset": str(dataset)}),
+                ],
+                check=True,
+                capture_output=True,
+            )
+            wall = time.perf_counter() - start
+            seconds = [
+                [float(line.split(",")[-1]) for line in Path(history).read_text().splitlines()[1:]]
+                for history in files["history"]
+            ]
+        steady = statistics.median(second for run in seconds for second in run[1:])
+        measured[len(seeds)] = {"wall_seconds": wall, "fixed_seconds": wall - len(seeds) * epochs * steady}
     return {
-        "wall_seconds": wall,
         "epochs": epochs,
         "steady_epoch_seconds": steady,
-        "fixed_seconds": wall - epochs * steady,
+        "wall_seconds": measured[1]["wall_seconds"],
+        "fixed_seconds": measured[1]["fixed_seconds"],
+        "block_wall_seconds": measured[3]["wall_seconds"],
+        "block_fixed_seconds": measured[3]["fixed_seconds"],
+        "further_seed_fixed_seconds": (measured[3]["fixed_seconds"] - measured[1]["fixed_seconds"]) / 2,
     }
 
 
@@ -341,8 +357,8 @@ def run_snakemake(command: list[str]) -> float:
 
 
 def job_seconds(results: Path, stage: str) -> dict[str, list[float]]:
-    """Wall seconds of every job of a per-run stage (train, refit), by experiment, from Snakemake's benchmark
-    files."""
+    """Wall seconds of every job of a per-experiment stage (train: one job per block of seeds; refit: one per
+    run), by experiment, from Snakemake's benchmark files."""
     seconds: dict[str, list[float]] = {}
     for path in sorted((results / "benchmarks" / stage).glob("*/seed*.tsv")):
         seconds.setdefault(path.parent.name, []).append(float(path.read_text().splitlines()[1].split("\t")[0]))
@@ -351,13 +367,13 @@ def job_seconds(results: Path, stage: str) -> dict[str, list[float]]:
 
 def seed_rounds(results: Path) -> dict:
     """What the seed policy did, and its training job seconds against every experiment on UNIFORM_SEEDS seeds
-    (each experiment's missing runs at its own mean job seconds)."""
+    (each experiment's missing runs at its own job seconds per run)."""
     from mlpstudy.io import read_json
 
     rounds = read_json(results / "comparison" / "rounds.json", ("seeds", "reason", "rounds"))
     train = job_seconds(results, "train")
     spent = sum(sum(times) for times in train.values())
-    uniform = sum(statistics.mean(times) * UNIFORM_SEEDS for times in train.values())
+    uniform = sum(sum(times) / len(rounds["seeds"][name]) * UNIFORM_SEEDS for name, times in train.items())
     return {
         "seeds": {name: len(seeds) for name, seeds in rounds["seeds"].items()},
         "rounds": len(rounds["rounds"]),
@@ -548,9 +564,11 @@ def markdown(report: dict) -> str:
             + ")."
         )
         lines += [
-            f"A training job of {name} ({job['epochs']} epochs, run as a Snakemake job runs it): "
-            f"{job['wall_seconds']:.1f} s, of which {job['fixed_seconds']:.1f} s beyond its "
-            f"{job['epochs']} steady-state epochs of {job['steady_epoch_seconds']:.2f} s."
+            f"A training job of {name} ({job['epochs']} epochs a run, run as a Snakemake job runs it): one seed "
+            f"{job['wall_seconds']:.1f} s, of which {job['fixed_seconds']:.1f} s beyond its steady-state epochs of "
+            f"{job['steady_epoch_seconds']:.2f} s; three seeds {job['block_wall_seconds']:.1f} s, of which "
+            f"{job['block_fixed_seconds']:.1f} s beyond their epochs: {job['further_seed_fixed_seconds']:.1f} s for "
+            "each seed after the first."
             for name, job in speed["fixed_cost"].items()
         ]
         lines.append("")
@@ -596,7 +614,7 @@ def markdown(report: dict) -> str:
             + ", ".join(f"{name} {count}" for name, count in rounds["seeds"].items())
             + f". {rounds['train_jobs']} training jobs, {rounds['train_job_seconds']:.0f} job seconds: "
             f"{100 * rounds['ratio']:.0f}% of the {rounds['uniform_train_job_seconds']:.0f} job seconds estimated for "
-            f"every experiment on {UNIFORM_SEEDS} seeds (each experiment's runs at its own mean job seconds)."
+            f"every experiment on {UNIFORM_SEEDS} seeds (each experiment's runs at its own job seconds per run)."
         )
         predict = study["predict"]
         lines.append(

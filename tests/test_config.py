@@ -7,11 +7,13 @@ from conftest import REPO, SCHEMA
 from mlpstudy.config import (
     ConfigError,
     architecture_label,
+    block_label,
     deep_merge,
     load_config,
     read_command_line_values,
     read_yaml,
     regularization_label,
+    seed_blocks,
     validate_config,
 )
 
@@ -195,3 +197,21 @@ def test_command_line_values_are_read_as_the_user_means_them(schema, default_con
     bad = read_command_line_values({**default_config, "seeds": ["zero"]}, {"seeds": ["zero"]}, schema)
     with pytest.raises(ConfigError, match=r"seeds\[0\]: 'zero' has the wrong type; expected integer"):
         validate_config(bad, schema)
+
+
+def test_training_jobs_take_each_round_of_seeds_in_blocks_of_at_most_three(schema, default_config):
+    def blocks(seeds):
+        return seed_blocks(validate_config({**default_config, "seeds": seeds}, schema)["seed_policy"])
+
+    # The default study: the initial seeds, then one block per round (the last cut at max).
+    assert blocks({"initial": 3, "max": 5, "round": 2}) == [[0, 1, 2], [3, 4]]
+    assert blocks({"initial": 2, "max": 7, "round": 2}) == [[0, 1], [2, 3], [4, 5], [6]]
+    # Larger groups split as evenly as the cap allows; lists keep their order.
+    assert blocks({"initial": 10, "max": 14, "round": 4}) == [[0, 1], [2, 3, 4], [5, 6], [7, 8, 9], [10, 11], [12, 13]]
+    assert blocks([4, 2]) == [[4, 2]] and blocks(list(range(7))) == [[0, 1], [2, 3], [4, 5, 6]]
+    # Every seed an experiment can get under an adaptive policy (range(n), n from its rounds) is whole blocks.
+    policy = {"initial": 3, "max": 11, "round": 4}
+    every = blocks(policy)
+    for n in (3, 7, 11):
+        assert sorted(seed for block in every if block[0] < n for seed in block) == list(range(n))
+    assert [block_label(block) for block in ([0, 1, 2], [3], [4, 2])] == ["seeds0-2", "seed3", "seeds4_2"]

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from conftest import REPO, assert_same_runs, snakemake, unavailable, write_config
 
+from mlpstudy.config import seed_blocks
 from mlpstudy.refit import refit_experiments
 
 pytestmark = pytest.mark.e2e
@@ -136,9 +137,10 @@ def test_smoke_study_on_slurm_matches_the_local_run(cluster, study, tmp_path):
     submitted = submitted_jobs(cluster) - before
     pick = json.loads((local / "results" / "comparison" / "selection.json").read_text())["picked"]
     refit = refit_experiments(pick, config.get("ceiling"))
-    # prepare_data and data_overview; per experiment its runs and its model page; decide and evidence; the refit
-    # runs of the pick and the ceiling and their summary; the bundle, robustness and model card; report
-    jobs = 2 + len(config["experiments"]) * (len(config["seeds"]) + 1) + 2 + len(refit) * len(config["seeds"]) + 5
+    # prepare_data and data_overview; per experiment its training jobs and its model page; decide and evidence;
+    # the refit runs of the pick and the ceiling and their summary; the bundle, robustness and model card; report
+    training = len(seed_blocks({"adaptive": False, "seeds": config["seeds"]}))
+    jobs = 2 + len(config["experiments"]) * (training + 1) + 2 + len(refit) * len(config["seeds"]) + 5
     assert submitted == jobs, "every job but `all` should have gone through sbatch"
     runs = [("experiments", experiment["name"]) for experiment in config["experiments"]] + [("refit", n) for n in refit]
     assert_same_runs(tmp_path, local, runs, config["seeds"])
@@ -158,13 +160,15 @@ def test_seed_rounds_on_slurm_match_the_local_run(cluster, adaptive_study, tmp_p
     before = submitted_jobs(cluster)
     run_on_slurm(tmp_path)
     rounds = json.loads((local / "results" / "comparison" / "rounds.json").read_text())
-    # prepare_data and data_overview; every run, round plan and model page; decide and evidence; the refit runs
-    # of the pick and the ceiling and their summary; the bundle, robustness and model card; report
+    # prepare_data and data_overview; every training job (one per block of seeds an experiment got), round plan
+    # and model page; decide and evidence; the refit runs of the pick and the ceiling and their summary; the
+    # bundle, robustness and model card; report
     pick = json.loads((local / "results" / "comparison" / "selection.json").read_text())["picked"]
     refit = refit_experiments(pick, config["ceiling"])
-    runs = sum(len(seeds) for seeds in rounds["seeds"].values())
     initial = config["seeds"]["initial"]
-    jobs = 2 + runs + len(rounds["rounds"]) + len(config["experiments"]) + 2 + len(refit) * initial + 5
+    blocks = seed_blocks({**config["seeds"], "adaptive": True, "initial_seeds": list(range(initial))})
+    training = sum(1 for seeds in rounds["seeds"].values() for block in blocks if block[0] in seeds)
+    jobs = 2 + training + len(rounds["rounds"]) + len(config["experiments"]) + 2 + len(refit) * initial + 5
     assert submitted_jobs(cluster) - before == jobs, "every job but `all` should have gone through sbatch"
     selection = Path("results") / "comparison" / "selection.json"
     assert (tmp_path / selection).read_text() == (local / selection).read_text()

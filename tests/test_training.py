@@ -54,11 +54,10 @@ RUN_FILES = {
 }
 
 
-def run_step(step, run_dir, **arguments):
-    """A fresh process per run, as Snakemake runs it, so nothing is shared between two runs."""
+def run_step(step, files, **arguments):
+    """A fresh process per job, as Snakemake runs it, so nothing is shared between two jobs."""
     import json
 
-    files = {key: str(run_dir / name) for key, name in RUN_FILES.items()}
     subprocess.run(
         [sys.executable, "-m", "mlpstudy", step, json.dumps({**arguments, **files})],
         check=True,
@@ -67,20 +66,29 @@ def run_step(step, run_dir, **arguments):
     )
 
 
-def train_in_subprocess(dataset, run_dir, seed, threads=1):
-    run_step(
-        "train", run_dir, spec=SPEC, seed=seed, engine_version=ENGINE_VERSION, threads=threads, dataset=str(dataset)
-    )
-    return read_json(run_dir / "metrics.json")
+def run_files(run_dir):
+    return {key: str(run_dir / name) for key, name in RUN_FILES.items()}
+
+
+def train_in_subprocess(dataset, run_dirs, seeds, spec=SPEC, threads=1):
+    """One training job of `seeds`, each run's files in its folder of `run_dirs`; the runs' metrics."""
+    files = {key: [run_files(run_dir)[key] for run_dir in run_dirs] for key in RUN_FILES}
+    arguments = {"spec": spec, "seeds": seeds, "engine_version": ENGINE_VERSION, "threads": threads}
+    run_step("train", files, **arguments, dataset=str(dataset))
+    return [read_json(run_dir / "metrics.json") for run_dir in run_dirs]
+
+
+def train_one(dataset, run_dir, seed, threads=1):
+    return train_in_subprocess(dataset, [run_dir], [seed], threads=threads)[0]
 
 
 ACCURACIES = ["train_accuracy", "val_accuracy", "test_accuracy", "train_loss", "val_loss", "test_loss"]
 
 
 def test_same_seed_gives_identical_metrics_and_different_seed_does_not(dataset, tmp_path):
-    first = train_in_subprocess(dataset, tmp_path / "a", seed=1)
-    second = train_in_subprocess(dataset, tmp_path / "b", seed=1)
-    other = train_in_subprocess(dataset, tmp_path / "c", seed=2)
+    first = train_one(dataset, tmp_path / "a", seed=1)
+    second = train_one(dataset, tmp_path / "b", seed=1)
+    other = train_one(dataset, tmp_path / "c", seed=2)
     assert {k: first[k] for k in ACCURACIES} == {k: second[k] for k in ACCURACIES}
     with np.load(tmp_path / "a" / "predictions.npz") as a, np.load(tmp_path / "b" / "predictions.npz") as b:
         assert np.array_equal(a["test_probabilities"], b["test_probabilities"])
@@ -88,7 +96,7 @@ def test_same_seed_gives_identical_metrics_and_different_seed_does_not(dataset, 
 
 
 def test_run_outputs_are_complete_and_consistent(dataset, tmp_path):
-    metrics = train_in_subprocess(dataset, tmp_path / "run", seed=0)
+    metrics = train_one(dataset, tmp_path / "run", seed=0)
     run = tmp_path / "run"
     assert sorted(p.name for p in run.iterdir()) == ["history.csv", "metrics.json", "model.keras", "predictions.npz"]
     history = pd.read_csv(run / "history.csv")
@@ -109,6 +117,49 @@ def test_run_outputs_are_complete_and_consistent(dataset, tmp_path):
     model = keras.models.load_model(run / "model.keras")
     reloaded = model.predict(load_prepared(dataset).x_test, verbose=0)
     assert np.allclose(reloaded, probabilities, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", ["dropout, early stopping, sgd", "batch norm, adam"])
+def test_each_run_of_a_training_job_is_bitwise_the_run_alone(dataset, tmp_path, case):
+    """A job trains its seeds one after another in one process, reusing the compiled functions: each run must be
+    the run a process of its own makes, bit for bit (weights, metrics, predictions, history's accuracies)."""
+    import keras
+
+    spec = (
+        SPEC
+        if case.startswith("dropout")
+        else {
+            **SPEC,
+            "dropout": 0.0,
+            "batch_norm": True,
+            "hidden_layers": [32, 16],
+            "optimizer": {"name": "adam", "learning_rate": 0.001, "momentum": 0.0},
+        }
+    )
+    together = train_in_subprocess(dataset, [tmp_path / "job" / "2", tmp_path / "job" / "1"], [2, 1], spec)
+    alone = [train_in_subprocess(dataset, [tmp_path / str(seed)], [seed], spec)[0] for seed in (2, 1)]
+    assert [m["seed"] for m in together] == [2, 1] and together[0]["epochs"] >= 1
+    for seed, joint, single in zip((2, 1), together, alone):
+        assert {k: joint[k] for k in ACCURACIES + ["epochs", "best_epoch"]} == {
+            k: single[k] for k in ACCURACIES + ["epochs", "best_epoch"]
+        }
+        job, own = tmp_path / "job" / str(seed), tmp_path / str(seed)
+        with np.load(job / "predictions.npz") as a, np.load(own / "predictions.npz") as b:
+            assert all(np.array_equal(a[key], b[key]) for key in b.files)
+        columns = ["accuracy", "loss", "val_accuracy", "val_loss"]
+        assert pd.read_csv(job / "history.csv")[columns].equals(pd.read_csv(own / "history.csv")[columns])
+        job_weights = keras.models.load_model(job / "model.keras").get_weights()
+        own_weights = keras.models.load_model(own / "model.keras").get_weights()
+        assert all(np.array_equal(a, b) for a, b in zip(job_weights, own_weights, strict=True))
+    assert together[0]["test_accuracy"] != together[1]["test_accuracy"]
+
+
+def test_a_training_job_needs_one_file_of_each_kind_per_seed(tmp_path):
+    from mlpstudy.training import train_runs
+
+    files = {key: [str(tmp_path / name)] for key, name in RUN_FILES.items()}
+    with pytest.raises(ValueError, match=r"2 seeds but \{'model': 1, 'history': 1, 'metrics': 1, 'predictions': 1\}"):
+        train_runs(SPEC, [0, 1], ENGINE_VERSION, 1, str(tmp_path / "absent.npz"), **files)
 
 
 ENGINE_CASES = {
@@ -173,10 +224,10 @@ def test_engine_does_the_arithmetic_of_a_plain_keras_fit(dataset, monkeypatch, c
 
 
 def test_refit_trains_on_training_and_validation_images_for_the_kept_epochs(dataset, tmp_path):
-    selection_run = train_in_subprocess(dataset, tmp_path / "selection", seed=0)
+    selection_run = train_one(dataset, tmp_path / "selection", seed=0)
     run_step(
         "refit",
-        tmp_path / "refit",
+        run_files(tmp_path / "refit"),
         spec=SPEC,
         seed=0,
         engine_version=ENGINE_VERSION,
@@ -312,12 +363,12 @@ def test_keras_fit_repeats_one_shuffle_order_once_seeded_while_the_engine_reshuf
 
 def test_a_run_for_another_engine_version_stops_before_training(tmp_path):
     from mlpstudy.io import StudyError
-    from mlpstudy.training import train_run
+    from mlpstudy.training import train_runs
 
-    files = {key: str(tmp_path / name) for key, name in RUN_FILES.items()}
+    files = {key: [str(tmp_path / name)] for key, name in RUN_FILES.items()}
     with pytest.raises(
         StudyError,
         match=f"engine version {ENGINE_VERSION + 1}, but the installed mlpstudy package has version {ENGINE_VERSION}",
     ):
-        train_run(SPEC, 0, ENGINE_VERSION + 1, 1, str(tmp_path / "absent.npz"), **files)
+        train_runs(SPEC, [0], ENGINE_VERSION + 1, 1, str(tmp_path / "absent.npz"), **files)
     assert not list(tmp_path.iterdir())

@@ -24,17 +24,31 @@ from conftest import (
     write_config,
 )
 
-from mlpstudy.config import load_config
+from mlpstudy.config import block_label, load_config, seed_blocks
 from mlpstudy.summary import p_text
 
 pytestmark = pytest.mark.e2e
 
 
+def rule_kind(rule: str) -> str:
+    """A rule's name, with every training rule (one per block of seeds: train_seeds0_to_1, train_seed3) as
+    "train"."""
+    return "train" if re.fullmatch(r"train_seeds?\d.*", rule) else rule
+
+
 def planned_jobs(result: subprocess.CompletedProcess) -> Counter:
-    """Rule name -> number of jobs in a dry run's plan."""
+    """Rule name (rule_kind) -> number of jobs in a dry run's plan."""
     return Counter(
-        re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", result.stdout + result.stderr, flags=re.MULTILINE)
+        rule_kind(rule)
+        for rule in re.findall(
+            r"^(?:local)?(?:rule|checkpoint) (\w+):$", result.stdout + result.stderr, flags=re.MULTILINE
+        )
     )
+
+
+def training_jobs(seeds: list[int]) -> int:
+    """How many training jobs train one experiment's `seeds` (a list, as the smoke study gives them)."""
+    return len(seed_blocks({"adaptive": False, "seeds": seeds}))
 
 
 # The jobs downstream of any change to the runs: the choice, its evidence, the refit summary, the deploy stage
@@ -55,7 +69,8 @@ def test_every_output_is_written(study):
         figures = len(list((folder / "figures").glob("*.png")))
         assert figures == 5
         assert (folder / "model_report.html").read_text().count('src="data:image/png;base64,') == figures
-        assert "epoch 1/1" in (workdir / "logs" / "train" / experiment["name"] / "seed0.log").read_text()
+        log = workdir / "logs" / "train" / experiment["name"] / f"{block_label(config['seeds'])}.log"
+        assert log.read_text().count("epoch 1/1") == len(config["seeds"])
     for name in (
         "report.html",
         "comparison.csv",
@@ -85,27 +100,41 @@ def test_training_gives_bitwise_the_same_runs_at_any_core_count(study, tmp_path,
     assert_same_runs(tmp_path, local, runs, config["seeds"])
 
 
+def job_events(workdir: Path) -> list[tuple[str, str]]:
+    """("start" or "end", "rule experiment") for every job of the first Snakemake run in `workdir`, in order
+    (rule as rule_kind gives it)."""
+    log = min((workdir / ".snakemake" / "log").glob("*.snakemake.log")).read_text()
+    names, events = {}, []
+    pattern = (
+        r"^(?:local)?(?:rule|checkpoint) (\w+):\n(?:    (?!jobid).*\n)*    jobid: (\d+)\n(?:    (?!wildcards).*\n)*"
+        r"(?:    wildcards: experiment=([^,\n]+).*\n)?|^Finished jobid: (\d+)"
+    )
+    for rule, jobid, experiment, finished in re.findall(pattern, log, flags=re.MULTILINE):
+        if finished:
+            events.append(("end", names[finished]))
+        else:
+            names[jobid] = f"{rule_kind(rule)} {experiment}".strip()
+            events.append(("start", names[jobid]))
+    return events
+
+
 def started_jobs(workdir: Path) -> list[str]:
     """'rule experiment' for every job of the first Snakemake run in `workdir`, in the order it started them."""
-    log = min((workdir / ".snakemake" / "log").glob("*.snakemake.log")).read_text()
-    return [
-        f"{rule} {experiment}".strip()
-        for rule, experiment in re.findall(
-            r"^(?:local)?(?:rule|checkpoint) (\w+):\n(?:    (?!wildcards).*\n)*(?:    wildcards: experiment=([^,\n]+))?",
-            log,
-            flags=re.MULTILINE,
-        )
-    ]
+    return [job for event, job in job_events(workdir) if event == "start"]
 
 
 def test_largest_runs_start_first_and_the_ceiling_refits_start_when_its_runs_end(study):
     local, config = study
-    jobs = started_jobs(local)
-    trains = [job for job in jobs if job.startswith("train ")]
+    events = job_events(local)
+    trains = [job for event, job in events if event == "start" and job.startswith("train ")]
     ceiling = config["ceiling"]
-    assert trains[:2] == [f"train {ceiling}"] * 2, "the smoke study's ceiling is its largest net"
-    # Its refit runs outrank every training run left, so they start before the smaller nets' runs.
-    assert jobs.index(f"refit {ceiling}") < jobs.index("train softmax_regression")
+    assert trains[0] == f"train {ceiling}", "the smoke study's ceiling is its largest net"
+    # Its refit runs outrank every training run left: once its training job ends, no training job starts before
+    # its refit runs.
+    after = [job for event, job in events[events.index(("end", f"train {ceiling}")) :] if event == "start"]
+    assert after.index(f"refit {ceiling}") < min(
+        [after.index(job) for job in after if job.startswith("train ")], default=len(after)
+    )
 
 
 def test_numbers_agree_across_metrics_table_and_report(study):
@@ -222,7 +251,7 @@ def test_editing_one_experiment_reruns_only_it_and_the_summary(study):
     edited["experiments"][1]["hidden_layers"] = [48]
     write_config(workdir, edited)
     try:
-        seeds = len(config["seeds"])
+        seeds = training_jobs(config["seeds"])
         plan = planned_jobs(snakemake(workdir, "--dry-run"))
         assert plan == Counter({"train": seeds, "model_report": 1}) + AFTER_THE_RUNS
         plan = planned_jobs(snakemake(workdir, "--dry-run", "results/experiments/mlp_64x1/model_report.html"))
@@ -259,7 +288,7 @@ def test_new_experiment_from_config_alone_reaches_table_and_report(study):
     write_config(workdir, extended)
     try:
         plan = planned_jobs(snakemake(workdir, "--dry-run"))
-        assert plan == Counter({"train": len(config["seeds"]), "model_report": 1}) + AFTER_THE_RUNS
+        assert plan == Counter({"train": training_jobs(config["seeds"]), "model_report": 1}) + AFTER_THE_RUNS
         snakemake(workdir)
         table = pd.read_csv(workdir / "results" / "comparison.csv")
         assert "tanh_32x1" in set(table["experiment"])

@@ -17,7 +17,7 @@ import sys
 
 STEPS = {
     "prepare-data": "mlpstudy.data:prepare",
-    "train": "mlpstudy.training:train_run",
+    "train": "mlpstudy.training:train_runs",
     "refit": "mlpstudy.training:refit_run",
     "render-notebook": "mlpstudy.notebooks:render_notebook",
     "plan-round": "mlpstudy.aggregate:plan_next_round",

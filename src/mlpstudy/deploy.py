@@ -48,6 +48,17 @@ def ensemble_model(members: list):
     return keras.Model(pixels, keras.layers.Average(name="seed_average")(outputs), name="seed_ensemble")
 
 
+def load_deployed(models: list[str]):
+    """The deployed object, from its runs' Keras files `models`: the one model, or the ensemble of the members
+    (in seed order). Each file is checked first, so that a damaged one is named with the command that rebuilds it."""
+    import keras
+
+    for path in models:
+        check_file(path)
+    members = [keras.models.load_model(path, compile=False) for path in models]
+    return members[0] if len(members) == 1 else ensemble_model(members)
+
+
 def keras_probabilities(model, inputs: np.ndarray) -> np.ndarray:
     """Class probabilities of `inputs` from a Keras model, in chunks, in inference mode (eagerly: a few large
     chunks, so tracing a graph would cost more than it saves)."""
@@ -184,16 +195,11 @@ def build_bundle(
     preprocessing = str(arrays["preprocessing"])
     x_test, y_test = to_inputs(arrays["x_test"], preprocessing), arrays["y_test"].astype(np.int64)
 
-    for path in models:
-        check_file(path)  # a damaged model is named, with the command that rebuilds it
-    members = [keras.models.load_model(path, compile=False) for path in models]
-    if len(members) == 1:
-        model = members[0]
-        with atomic_path(keras_model) as tmp:  # the run's own file, byte for byte
+    model = load_deployed(models)
+    with atomic_path(keras_model) as tmp:
+        if len(models) == 1:  # the run's own file, byte for byte
             shutil.copyfile(models[0], tmp)
-    else:
-        model = ensemble_model(members)
-        with atomic_path(keras_model) as tmp:
+        else:
             model.save(tmp)
     flat = tf.lite.TFLiteConverter.from_keras_model(model).convert()
     with atomic_path(tflite_model) as tmp:

@@ -108,18 +108,19 @@ def rank_changes(table: pd.DataFrame) -> pd.DataFrame:
 def evaluate_robustness(
     settings: dict,
     models: list[str],
-    deployed_model: str,
+    deployed_models: list[str],
     dataset: str,
     table: str,
     figure: str,
     examples_figure: str,
     threads: int = 1,
 ) -> pd.DataFrame:
-    """Accuracy of the deployed model (`deployed_model`, .keras) and of each experiment's selection-run models
-    (`models`: settings["experiments"] in order, each with len(settings["seeds"]) files in seed order) on the
-    clean and corrupted test images of `dataset`; writes the table (.csv), its figure and a figure of example
-    corrupted images, on `threads` threads. settings["pick"] names the pick among settings["experiments"]."""
-    from mlpstudy.deploy import keras_probabilities
+    """Accuracy of the deployed object (built from its runs' Keras files `deployed_models` as the bundle builds
+    it: deploy.load_deployed) and of each experiment's selection-run models (`models`: settings["experiments"]
+    in order, each with len(settings["seeds"]) files in seed order) on the clean and corrupted test images of
+    `dataset`; writes the table (.csv), its figure and a figure of example corrupted images, on `threads`
+    threads. settings["pick"] names the pick among settings["experiments"]."""
+    from mlpstudy.deploy import keras_probabilities, load_deployed
     from mlpstudy.plots import accuracy_under_corruption, corruption_examples
     from mlpstudy.training import configure_tensorflow
 
@@ -129,9 +130,9 @@ def evaluate_robustness(
     names, n_seeds = settings["experiments"], len(settings["seeds"])
     if len(models) != len(names) * n_seeds:
         raise ValueError(f"expected {len(names)} x {n_seeds} model files, got {len(models)}")
-    for path in [deployed_model, *models]:
+    for path in models:
         check_file(path)  # a damaged model is named, with the command that rebuilds it
-    loaded = {DEPLOYED: [keras.models.load_model(deployed_model, compile=False)]}
+    loaded = {DEPLOYED: [load_deployed(deployed_models)]}
     for i, name in enumerate(names):
         loaded[name] = [
             keras.models.load_model(path, compile=False) for path in models[i * n_seeds : (i + 1) * n_seeds]

@@ -143,8 +143,16 @@ class Engine:
         self.batch_size = spec["batch_size"]
         compile_model(model, spec)
         model.optimizer.build(model.trainable_variables)
+        self._fresh_optimizer = [variable.numpy() for variable in model.optimizer.variables]
         self._epoch = tf.function(self._train_epoch, jit_compile=True)
         self._predict = tf.function(lambda images: model(images, training=False), jit_compile=True)
+
+    def restart(self, weights: list[np.ndarray]) -> None:
+        """Start another run from `weights` (a freshly built model's) with a fresh optimizer, keeping the compiled
+        functions: every variable they use is reset in place, so the run is bitwise the run a new process makes."""
+        self.model.set_weights(weights)
+        for variable, value in zip(self.model.optimizer.variables, self._fresh_optimizer, strict=True):
+            variable.assign(value)
 
     def _forward(self, images, layer_seeds):
         """The model's layers in training mode, each Dropout layer applied by dropout() with its own seed."""
@@ -292,25 +300,34 @@ def _check_engine(engine_version: int) -> None:
         )
 
 
-def train_run(
+def train_runs(
     spec: dict,
-    seed: int,
+    seeds: list[int],
     engine_version: int,
     threads: int,
     dataset: str,
-    model: str,
-    history: str,
-    metrics: str,
-    predictions: str,
-) -> dict:
-    """Train `spec` with `seed` on the training split of `dataset`, validating on its validation split, and
-    write the run's Keras model, per-epoch history (.csv), metrics (.json) and validation and test predictions
-    (.npz) to the files named; return the metrics. `engine_version` must be this package's
-    (models.ENGINE_VERSION), the one the workflow asked for."""
+    model: list[str],
+    history: list[str],
+    metrics: list[str],
+    predictions: list[str],
+) -> list[dict]:
+    """Train `spec` once per seed of `seeds`, one after the other, on the training split of `dataset`,
+    validating on its validation split, and write each run's Keras model, per-epoch history (.csv), metrics
+    (.json) and validation and test predictions (.npz) to the files named at the seed's position in each list;
+    return the metrics. Each run is bitwise what it would be alone in a process (Engine.restart).
+    `engine_version` must be this package's (models.ENGINE_VERSION), the one the workflow asked for."""
     _check_engine(engine_version)
-    configure_tensorflow(threads, seed)
-    outputs = {"model": model, "history": history, "metrics": metrics, "predictions": predictions}
-    return _fit_and_write(spec, seed, load_prepared(dataset), outputs, threads)
+    files = {"model": model, "history": history, "metrics": metrics, "predictions": predictions}
+    if wrong := {key: len(paths) for key, paths in files.items() if len(paths) != len(seeds)}:
+        raise ValueError(f"{len(seeds)} seeds but {wrong} files")
+    configure_tensorflow(threads, seeds[0])
+    data = load_prepared(dataset)
+    engine, results = None, []
+    for index, seed in enumerate(seeds):
+        outputs = {key: paths[index] for key, paths in files.items()}
+        engine = _start_run(spec, seed, engine)
+        results.append(_fit_and_write(engine, spec, seed, data, outputs, threads))
+    return results
 
 
 def refit_run(
@@ -337,12 +354,25 @@ def refit_run(
     kept = read_json(selection_run, ("best_epoch",))["best_epoch"]
     refit_spec = {**spec, "epochs": kept, "early_stopping": {**spec["early_stopping"], "enabled": False}}
     outputs = {"model": model, "history": history, "metrics": metrics, "predictions": predictions}
-    return _fit_and_write(refit_spec, seed, load_prepared(dataset, merge_validation=True), outputs, threads)
+    data = load_prepared(dataset, merge_validation=True)
+    return _fit_and_write(_start_run(refit_spec, seed), refit_spec, seed, data, outputs, threads)
 
 
-def _fit_and_write(spec: dict, seed: int, data, outputs: dict[str, str], threads: int) -> dict:
+def _start_run(spec: dict, seed: int, engine: Engine | None = None) -> Engine:
+    """An engine with `spec`'s model freshly initialised for `seed`: `engine` restarted, or a new one."""
+    import keras
+
     from mlpstudy.models import build_model
 
+    keras.utils.set_random_seed(seed)
+    model = build_model(spec)
+    if engine is None:
+        return Engine(model, spec)
+    engine.restart(model.get_weights())
+    return engine
+
+
+def _fit_and_write(engine: Engine, spec: dict, seed: int, data, outputs: dict[str, str], threads: int) -> dict:
     log.info(
         "experiment %s seed %d: %d train / %d validation / %d test images, %d thread(s)",
         spec["name"],
@@ -356,8 +386,6 @@ def _fit_and_write(spec: dict, seed: int, data, outputs: dict[str, str], threads
 
     # The engine trains on a tensor; converted once and the array dropped, so one copy of the images is held.
     data.x_train = tf.convert_to_tensor(data.x_train)
-    model = build_model(spec)
-    engine = Engine(model, spec)
     start = time.perf_counter()
     history, kept_epoch = engine.fit(data, seed, spec["epochs"], spec["early_stopping"])
     train_seconds = time.perf_counter() - start
@@ -373,7 +401,7 @@ def _fit_and_write(spec: dict, seed: int, data, outputs: dict[str, str], threads
         "threads": threads,
     }
     probabilities = _evaluate(engine, data, metrics)
-    _write_run(outputs, model, history, probabilities, metrics)
+    _write_run(outputs, engine.model, history, probabilities, metrics)
     log.info(
         "done in %.1f s: train %.4f, validation %s, test %.4f, %d parameters",
         train_seconds,

@@ -10,11 +10,13 @@ from snakemake.exceptions import WorkflowError
 
 from mlpstudy.config import (
     ConfigError,
+    block_label,
     deep_merge,
     load_schema,
     read_command_line_values,
     read_yaml,
     report_labels,
+    seed_blocks,
     validate_config,
 )
 from mlpstudy.io import params_json, read_json
@@ -76,6 +78,8 @@ SEED_POLICY = config["seed_policy"]
 ADAPTIVE = SEED_POLICY["adaptive"]
 # The seeds every experiment is trained with (with an adaptive policy, the first round's); the refit's seeds.
 FIRST_SEEDS = SEED_POLICY["initial_seeds"] if ADAPTIVE else SEED_POLICY["seeds"]
+# The blocks of seeds that training jobs train (train.smk): each experiment's seeds are whole blocks.
+SEED_BLOCKS = seed_blocks(SEED_POLICY)
 DATA_SETTINGS = (
     "dataset",
     "data_path",
@@ -220,14 +224,19 @@ def training_cost(experiment, refit=False):
     return training_flop(EXPERIMENTS[experiment], images)
 
 
-def largest_first(refit=False):
-    """A priority function: the longest runs start first, so that the study does not end with one long run on
-    one core while the other idles."""
-    return lambda wildcards: training_cost(wildcards.experiment, refit)
+# Priorities, in FLOP: the longest training jobs start first, so that the study does not end with one long job on
+# one core while the other idles; a refit run starts before any training job left, so the ceiling's start as soon
+# as its own runs end; the rounds' plans and the choice come before both, since more jobs wait on them.
+LONGEST_TRAINING_JOB = max(map(len, SEED_BLOCKS)) * max(training_cost(name) for name in EXPERIMENTS)
 
 
-# For the choice: it waits for every training run, and the pick's refit runs wait for it.
-BEFORE_ANY_RUN = 1 + max(training_cost(name, refit=True) for name in EXPERIMENTS)
+def largest_first(refit=False, runs=1):
+    """The priority function of a training job of `runs` runs, or of a refit run."""
+    before = LONGEST_TRAINING_JOB if refit else 0
+    return lambda wildcards: before + runs * training_cost(wildcards.experiment, refit)
+
+
+BEFORE_ANY_RUN = 1 + LONGEST_TRAINING_JOB + max(training_cost(name, refit=True) for name in EXPERIMENTS)
 
 
 # One (experiment, seed) run: its selection run under results/experiments/, its refit under results/refit/.
@@ -244,13 +253,27 @@ def run_file(key, stage="experiments", experiment="{experiment}", seed="{seed}")
 
 
 def run_outputs(stage):
-    """The output files of one run, for the train and refit rules."""
+    """The output files of one run, for the refit rule."""
     return {key: run_file(key, stage) for key in RUN_FILES}
 
 
 def run_files(key, experiment, seeds, stage="experiments"):
     """One file of an experiment's runs with `seeds`."""
     return [run_file(key, stage, experiment, seed) for seed in seeds]
+
+
+def train_rule_name(block):
+    """The name of the training job of a block of seeds, such as train_seeds0_to_2 or train_seed3."""
+    return f"train_{block_label(block).replace('-', '_to_')}"
+
+
+def train_benchmark(block, experiment="{experiment}"):
+    return study_path(f"results/benchmarks/train/{experiment}/{block_label(block)}.tsv")
+
+
+def training_jobs(seeds):
+    """The blocks of an experiment's `seeds`, as its training jobs train them."""
+    return [block for block in SEED_BLOCKS if block[0] in seeds]
 
 
 # Seeds of an adaptive policy: each round's plan (a checkpoint) says which experiments get the next round's
@@ -326,6 +349,12 @@ def all_runs(paths):
     return [path for name in EXPERIMENTS for seed in seeds[name] for path in expand(paths, experiment=name, seed=seed)]
 
 
+def train_benchmarks():
+    """The benchmark file of every training job the study runs."""
+    seeds = final_seeds()
+    return [train_benchmark(block, name) for name in EXPERIMENTS for block in training_jobs(seeds[name])]
+
+
 def all_run_files(key):
     """An input function: one file of every run the study makes."""
     return lambda wildcards: all_runs(run_file(key))
@@ -369,7 +398,7 @@ def fixed_benchmarks():
 def run_benchmarks():
     """The benchmark files of every run and round, known once the rounds stop."""
     rounds = [["plan_round", expand(rules.plan_round.benchmark, round=range(last_round() + 1))]] if ADAPTIVE else []
-    return [["train", all_runs(rules.train.benchmark)], *rounds]
+    return [["train", train_benchmarks()], *rounds]
 
 
 def stage_benchmarks():
@@ -412,7 +441,7 @@ def planned_files():
 def run_files_of_study(wildcards=None):
     """Every run's files and benchmark, and every round's plan and benchmark: known once the rounds stop."""
     return [
-        *all_runs(rules.train.output),
+        *all_runs(list(run_outputs("experiments").values())),
         *round_plans(wildcards),
         *[path for _, paths in run_benchmarks() for path in paths],
     ]
@@ -449,14 +478,17 @@ def deployed_runs():
     return pick, stage, FIRST_SEEDS if config["refit"] else experiment_seeds(pick)
 
 
+def deployed_models(wildcards):
+    """The Keras files of the deployed object's runs."""
+    pick, stage, seeds = deployed_runs()
+    return run_files("model", pick, seeds, stage)
+
+
 def bundle_inputs(wildcards):
     """The deployed object's models, and the same seeds' validation predictions from the pick's selection runs
     (which did not train on the validation images) for the warning threshold."""
-    pick, stage, seeds = deployed_runs()
-    return {
-        "models": run_files("model", pick, seeds, stage),
-        "validation_predictions": run_files("predictions", pick, seeds),
-    }
+    pick, _, seeds = deployed_runs()
+    return {"models": deployed_models(wildcards), "validation_predictions": run_files("predictions", pick, seeds)}
 
 
 def robustness_experiments():

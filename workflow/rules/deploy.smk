@@ -38,7 +38,8 @@ rule deploy_bundle:
 rule robustness:
     input:
         models=robustness_models,
-        deployed_model=rules.deploy_bundle.output.keras_model,
+        # The deployed object's runs, not the bundle: it runs beside the bundle and the model pages.
+        deployed_models=deployed_models,
         dataset=rules.prepare_data.output.dataset,
     output:
         table=in_report(
@@ -65,8 +66,6 @@ rule robustness:
         study_path("results/benchmarks/robustness.tsv")
     conda:
         ENVIRONMENT
-    # Prediction only: a second thread speeds it up, and it runs at the study's end, when a core is free.
-    threads: 2
     params:
         settings=step_settings(
             settings=lambda wildcards: {
