@@ -10,7 +10,7 @@ def test_help_lists_every_step_with_its_arguments(capsys):
     text = capsys.readouterr().out
     for step in cli.STEPS:
         assert f"  {step}(" in text
-    assert "train(spec, seed, engine_version, threads, dataset, model, history, metrics, predictions)" in text
+    assert "train(spec, seeds, engine_version, threads, dataset, model, history, metrics, predictions)" in text
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ HISTORY_COLUMNS = ("epoch", "accuracy", "loss", "val_accuracy", "val_loss")
 
 @dataclass
 class Run:
-    """One (experiment, seed) run as written by training.train_run."""
+    """One (experiment, seed) run as written by training.train_runs."""
 
     metrics: dict
     history: pd.DataFrame

@@ -343,7 +343,7 @@ def refit_run(
     predictions: str,
 ) -> dict:
     """Retrain a chosen experiment on all its training images (training + validation split), as one would
-    before deploying it, and measure it on the test set; the same outputs as train_run.
+    before deploying it, and measure it on the test set; the same outputs as train_runs.
 
     It trains for the epochs that the same seed's selection run kept (`selection_run`: its metrics.json; its
     best epoch under early stopping, otherwise all of them); nothing is validated and nothing here feeds back
