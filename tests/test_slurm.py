@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO, assert_same_runs, snakemake, unavailable, write_config
+from conftest import REPO, SCHEMA, assert_same_runs, snakemake, unavailable, write_config
 
-from mlpstudy.config import seed_blocks
+from mlpstudy.config import load_schema, seed_blocks, seed_policy
 from mlpstudy.refit import refit_experiments
 
 pytestmark = pytest.mark.e2e
@@ -166,7 +166,7 @@ def test_seed_rounds_on_slurm_match_the_local_run(cluster, adaptive_study, tmp_p
     pick = json.loads((local / "results" / "comparison" / "selection.json").read_text())["picked"]
     refit = refit_experiments(pick, config["ceiling"])
     initial = config["seeds"]["initial"]
-    blocks = seed_blocks({**config["seeds"], "adaptive": True, "initial_seeds": list(range(initial))})
+    blocks = seed_blocks(seed_policy(config["seeds"], load_schema(SCHEMA)["properties"]["seeds"]))
     training = sum(1 for seeds in rounds["seeds"].values() for block in blocks if block[0] in seeds)
     jobs = 2 + training + len(rounds["rounds"]) + len(config["experiments"]) + 2 + len(refit) * initial + 5
     assert submitted_jobs(cluster) - before == jobs, "every job but `all` should have gone through sbatch"
