@@ -56,7 +56,7 @@ data = load_prepared(dataset)
 spec = {**spec, "epochs": epochs, "early_stopping": {**spec["early_stopping"], "enabled": False}}
 model = build_model(spec)
 if way == "engine":
-    history, _ = Engine(model, spec).fit(data, 0, epochs, spec["early_stopping"])
+    history, _, _ = Engine(model, spec).fit(data, 0, epochs, spec["early_stopping"])
     times, accuracy = list(history["seconds"]), float(history["val_accuracy"].iloc[-1])
 else:
     class Timer(keras.callbacks.Callback):

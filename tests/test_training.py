@@ -210,7 +210,7 @@ def test_engine_does_the_arithmetic_of_a_plain_keras_fit(dataset, monkeypatch, c
     keras.utils.set_random_seed(3)
     model = build_model(spec)
     engine = training.Engine(model, spec)
-    history, kept_epoch = engine.fit(data, 3, spec["epochs"], spec["early_stopping"])
+    history, kept_epoch, _ = engine.fit(data, 3, spec["epochs"], spec["early_stopping"])
     engine_predictions = engine.predict(data.x_val)
     keras.backend.clear_session()
     keras.utils.set_random_seed(3)
@@ -372,3 +372,56 @@ def test_a_run_for_another_engine_version_stops_before_training(tmp_path):
     ):
         train_runs(SPEC, [0], ENGINE_VERSION + 1, 1, str(tmp_path / "absent.npz"), **files)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("restored", [True, False])
+def test_fit_returns_the_validation_probabilities_of_the_model_it_ends_with(dataset, restored):
+    """The run's saved validation predictions come from training: those of the epoch whose weights it keeps."""
+    import keras
+
+    from mlpstudy.data import load_prepared
+    from mlpstudy.models import build_model
+    from mlpstudy.training import Engine
+
+    # No epoch after the first beats it by 10: training stops after the second and, if restoring, keeps the first.
+    stopping = {**SPEC["early_stopping"], "min_delta": 10.0, "restore_best_weights": restored}
+    spec = {**SPEC, "early_stopping": stopping}
+    data = load_prepared(dataset)
+    keras.utils.set_random_seed(0)
+    engine = Engine(build_model(spec), spec)
+    history, kept_epoch, probabilities = engine.fit(data, 0, spec["epochs"], stopping)
+    assert len(history) == 2 and kept_epoch == (1 if restored else 2)
+    np.testing.assert_array_equal(probabilities, engine.predict(data.x_val))
+    assert history["val_accuracy"][kept_epoch - 1] == np.mean(probabilities.argmax(1) == data.y_val)
+    keras.backend.clear_session()
+
+
+def test_the_engine_penalizes_l2_as_keras_does_and_the_saved_model_keeps_keras_regularizer(dataset, tmp_path):
+    import keras
+
+    from mlpstudy.models import build_model
+    from mlpstudy.training import Engine
+
+    spec = {**SPEC, "hidden_layers": [32, 16], "dropout": 0.0, "l2": 0.001}
+    keras.utils.set_random_seed(0)
+    model = build_model(spec)
+    keras_penalty = float(sum(float(loss) for loss in model.losses))
+    engine = Engine(model, spec)
+    expected = sum(0.001 * np.sum(np.square(layer.kernel.numpy(), dtype=np.float64)) for layer in model.layers)
+    assert engine.penalty() == pytest.approx(keras_penalty, rel=1e-6) == pytest.approx(expected, rel=1e-6)
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.models.load_model(tmp_path / "model.keras")
+    assert [layer.get_config()["kernel_regularizer"]["config"] for layer in reloaded.layers] == [{"l2": 0.001}] * 3
+    assert float(sum(float(loss) for loss in reloaded.losses)) == pytest.approx(keras_penalty, rel=1e-6)
+    keras.backend.clear_session()
+
+
+def test_keras_is_imported_without_matplotlib_which_still_imports_afterwards():
+    code = (
+        "import sys\n"
+        "from mlpstudy.training import configure_tensorflow\n"
+        "configure_tensorflow(1, 0)\n"
+        "assert 'keras' in sys.modules and 'matplotlib' not in sys.modules, 'matplotlib was imported'\n"
+        "import matplotlib.pyplot\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
