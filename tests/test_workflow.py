@@ -137,6 +137,16 @@ def test_largest_runs_start_first_and_the_ceiling_refits_start_when_its_runs_end
     )
 
 
+def test_robustness_is_planned_before_the_model_pages(study):
+    """The longest job left once the pick is known starts before the model pages, so that the study does not end
+    with it alone on one core: on one core, a dry run that redoes them plans it first (without its priority,
+    last)."""
+    local, _ = study
+    result = snakemake(local, "--cores", "1", "--dry-run", "--forcerun", "robustness", "model_report")
+    planned = re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", result.stdout, flags=re.MULTILINE)
+    assert planned[:4] == ["robustness", "model_report", "model_report", "model_report"]
+
+
 def test_numbers_agree_across_metrics_table_and_report(study):
     workdir, config = study
     results = workdir / "results"

@@ -64,6 +64,8 @@ rule robustness:
         study_path("logs/deploy/robustness.log"),
     benchmark:
         study_path("results/benchmarks/robustness.tsv")
+    # The longest job once the pick is known: before the model pages, so that the study does not end on it alone.
+    priority: 1
     conda:
         ENVIRONMENT
     params:
