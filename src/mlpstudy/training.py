@@ -237,16 +237,24 @@ class Engine:
         n = len(order)
         return {"accuracy": float(correct) / n, "loss": float(loss_sum) / n}
 
-    def predict(self, images) -> np.ndarray:
-        """Class probabilities of `images` (numpy or tensor), in chunks of PREDICT_BATCH_SIZE."""
-        chunks = []
+    @staticmethod
+    def chunks(images):
+        """`images` (numpy or tensor) as the compiled predict function takes them, one at a time: tensors of
+        PREDICT_BATCH_SIZE rows (the last one padded), each with its count of real rows."""
+        import tensorflow as tf
+
         for start in range(0, len(images), PREDICT_BATCH_SIZE):
             chunk = images[start : start + PREDICT_BATCH_SIZE]
             rows = len(chunk)
             if rows < PREDICT_BATCH_SIZE:
                 chunk = np.pad(np.asarray(chunk), ((0, PREDICT_BATCH_SIZE - rows), (0, 0)))
-            chunks.append(self._predict(chunk).numpy()[:rows])
-        return np.concatenate(chunks)
+            yield tf.convert_to_tensor(chunk), rows
+
+    def predict(self, images) -> np.ndarray:
+        """Class probabilities of `images` (numpy or tensor), or of a list of their chunks(): the validation
+        images are made into chunks once and predicted after every epoch without being copied again."""
+        chunks = images if isinstance(images, list) else self.chunks(images)
+        return np.concatenate([self._predict(chunk).numpy()[:rows] for chunk, rows in chunks])
 
     def penalty(self) -> float:
         """The regularization penalty at the current weights (Keras adds it to every reported loss)."""
@@ -266,6 +274,7 @@ class Engine:
         images = tf.convert_to_tensor(data.x_train)
         labels = tf.convert_to_tensor(data.y_train.astype(np.int32))
         stopping = EarlyStopping(early_stopping) if early_stopping["enabled"] else None
+        validation = None if data.x_val is None else list(self.chunks(data.x_val))
         best_weights = best_probabilities = probabilities = None
         rows = []
         for epoch in range(1, epochs + 1):
@@ -274,7 +283,7 @@ class Engine:
             keys = dropout_keys(seed, epoch, len(self.model.layers))
             row = {"epoch": epoch, **self.train_epoch(images, labels, order, keys)}
             if data.x_val is not None:
-                probabilities = self.predict(data.x_val)
+                probabilities = self.predict(validation)
                 row["val_accuracy"] = accuracy(probabilities, data.y_val)
                 row["val_loss"] = cross_entropy(probabilities, data.y_val) + self.penalty()
             row["seconds"] = time.perf_counter() - start
