@@ -161,7 +161,8 @@ class Engine:
     """Trains a compiled Keras model one epoch per compiled call: the images stay in memory as one tensor, each
     step gathers its shuffled batch, and Keras' own layers, loss and optimizer do the arithmetic of each step
     inside an XLA-compiled loop (the arithmetic of Keras' train_step, without its per-step dispatch). Only the
-    Dropout layers' random draws come from elsewhere: `dropout()`."""
+    Dropout layers' random draws come from elsewhere (`dropout()`), and Keras' regularizers are applied to the
+    flattened weights (`_on_flattened()`)."""
 
     def __init__(self, model, spec: dict):
         import tensorflow as tf
@@ -174,7 +175,8 @@ class Engine:
         for variable in model.trainable_variables:
             if variable.regularizer is not None:
                 variable.regularizer = _on_flattened(variable.regularizer)
-        # The loops are written with tf.while_loop: autograph has nothing to convert (skipping it halves tracing).
+        # No Python control flow on tensors (the epoch loops with tf.while_loop): autograph has nothing to convert,
+        # and skipping it halves tracing.
         self._epoch = tf.function(self._train_epoch, jit_compile=True, autograph=False)
         self._predict = tf.function(lambda images: model(images, training=False), jit_compile=True, autograph=False)
         # Inference as a deployed model runs it (a graph, not XLA), for latency; one function for every run.
@@ -462,13 +464,10 @@ def _evaluate(engine: Engine, data, metrics: dict, val_probabilities: np.ndarray
     from mlpstudy.models import count_trainable_params
 
     metrics["params"] = count_trainable_params(engine.model)
-    probabilities = {
-        "train": engine.predict(data.x_train),
-        "val": val_probabilities,
-        "test": engine.predict(data.x_test),
-    }
-    if val_probabilities is None:
-        del probabilities["val"]
+    probabilities = {"train": engine.predict(data.x_train)}
+    if val_probabilities is not None:
+        probabilities["val"] = val_probabilities
+    probabilities["test"] = engine.predict(data.x_test)
     for part, values in probabilities.items():
         labels = getattr(data, f"y_{part}")
         metrics[f"{part}_accuracy"] = accuracy(values, labels)
