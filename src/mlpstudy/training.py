@@ -253,9 +253,12 @@ class Engine:
             yield tf.convert_to_tensor(chunk), rows
 
     def predict(self, images) -> np.ndarray:
-        """Class probabilities of `images` (numpy or tensor), or of a list of their chunks(): the validation
-        images are made into chunks once and predicted after every epoch without being copied again."""
-        chunks = images if isinstance(images, list) else self.chunks(images)
+        """Class probabilities of `images` (numpy or tensor)."""
+        return self.predict_chunks(self.chunks(images))
+
+    def predict_chunks(self, chunks) -> np.ndarray:
+        """Class probabilities of the images in `chunks` (from chunks()): the validation images are made into
+        chunks once and predicted after every epoch without being copied again."""
         return np.concatenate([self._predict(chunk).numpy()[:rows] for chunk, rows in chunks])
 
     def penalty(self) -> float:
@@ -285,7 +288,7 @@ class Engine:
             keys = dropout_keys(seed, epoch, len(self.model.layers))
             row = {"epoch": epoch, **self.train_epoch(images, labels, order, keys)}
             if data.x_val is not None:
-                probabilities = self.predict(validation)
+                probabilities = self.predict_chunks(validation)
                 row["val_accuracy"] = accuracy(probabilities, data.y_val)
                 row["val_loss"] = cross_entropy(probabilities, data.y_val) + self.penalty()
             row["seconds"] = time.perf_counter() - start
